@@ -1,0 +1,58 @@
+"""Raw-results archive: gzip JSON pages in S3, so results can be re-normalized for free after
+Rekognition forgets the job (~7 days)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from cameo_core.keys import VideoRef, video_digest
+
+
+def video_prefix(video: VideoRef) -> str:
+    # The digest keeps odd keys (unicode, spaces, very long) out of archive paths.
+    return f"raw/{video_digest(video)}/"
+
+
+def page_key(video: VideoRef, job_id: str, index: int) -> str:
+    return f"{video_prefix(video)}{job_id}/page-{index:05d}.json.gz"
+
+
+class RawArchive:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def put_page(self, video: VideoRef, job_id: str, index: int, page: dict[str, Any]) -> None:
+        body = gzip.compress(json.dumps(page, separators=(",", ":")).encode(), mtime=0)
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=page_key(video, job_id, index),
+            Body=body,
+            ContentType="application/json",
+            ContentEncoding="gzip",
+            Metadata={"video": video.uri.encode("ascii", "backslashreplace").decode()},
+        )
+
+    def _keys(self, prefix: str) -> Iterator[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for listing in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in listing.get("Contents", []):
+                yield str(obj["Key"])
+
+    def pages(self, video: VideoRef, job_id: str) -> Iterator[dict[str, Any]]:
+        for key in sorted(self._keys(f"{video_prefix(video)}{job_id}/")):
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            yield json.loads(gzip.decompress(body))
+
+    def erase(self, video: VideoRef) -> int:
+        keys = list(self._keys(video_prefix(video)))
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            self._s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+            )
+        return len(keys)

@@ -1,0 +1,115 @@
+"""Small adapter around Rekognition Video's celebrity APIs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cameo_core.errors import PaginationExpired, RejectedVideo, ResultsExpired, RetryableError
+
+# Decided once: these come back on their own (the platform retries the event, so no upload is
+# lost); everything in RECORDED is a property of the video or the request and is recorded.
+RETRYABLE = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "InternalServerError",
+        "LimitExceededException",
+        "ServiceUnavailableException",
+    }
+)
+RECORDED = frozenset(
+    {
+        "InvalidParameterException",
+        "InvalidS3ObjectException",
+        "VideoTooLargeException",
+        "AccessDeniedException",
+        "IdempotentParameterMismatchException",
+    }
+)
+PAGE_SIZE = 1000
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    bucket: str
+    key: str
+    version_id: str | None
+    client_request_token: str
+    job_tag: str
+    sns_topic_arn: str
+    role_arn: str
+
+
+class CelebrityJobs:
+    def __init__(self, rekognition: Any) -> None:
+        self._rekognition = rekognition
+
+    def start(self, request: StartRequest) -> str:
+        s3_object = {"Bucket": request.bucket, "Name": request.key}
+        if request.version_id:
+            s3_object["Version"] = request.version_id
+        try:
+            response = self._rekognition.start_celebrity_recognition(
+                Video={"S3Object": s3_object},
+                ClientRequestToken=request.client_request_token,
+                NotificationChannel={
+                    "SNSTopicArn": request.sns_topic_arn,
+                    "RoleArn": request.role_arn,
+                },
+                JobTag=request.job_tag,
+            )
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in RECORDED:
+                raise RejectedVideo(code, str(exc)) from exc
+            # Unknown codes are retried too: losing an upload is worse than a DLQ entry.
+            raise RetryableError(f"StartCelebrityRecognition failed: {exc}") from exc
+        return str(response["JobId"])
+
+    def pages(self, job_id: str, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """Every result page in time order (SortBy=TIMESTAMP keeps the normalizer streaming)."""
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "JobId": job_id,
+                "MaxResults": page_size,
+                "SortBy": "TIMESTAMP",
+            }
+            if token:
+                kwargs["NextToken"] = token
+            try:
+                page = self._rekognition.get_celebrity_recognition(**kwargs)
+            except ClientError as exc:
+                raise _paging_error(exc) from exc
+            if page.get("JobStatus") == "IN_PROGRESS":
+                raise RetryableError(f"job {job_id} is still IN_PROGRESS")
+            yield page
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    def status_message(self, job_id: str) -> str | None:
+        """Rekognition's reason for a FAILED job (the SNS message does not carry it)."""
+        try:
+            page = self._rekognition.get_celebrity_recognition(JobId=job_id, MaxResults=1)
+        except ClientError as exc:
+            raise _paging_error(exc) from exc
+        message = page.get("StatusMessage")
+        return str(message) if message else None
+
+
+def _paging_error(exc: ClientError) -> Exception:
+    code = error_code(exc)
+    if code == "InvalidPaginationTokenException":
+        return PaginationExpired(str(exc))
+    if code == "ResourceNotFoundException":
+        return ResultsExpired(str(exc))
+    return RetryableError(f"GetCelebrityRecognition failed: {exc}")

@@ -1,0 +1,349 @@
+"""Results logic: a Rekognition completion -> appearances, summaries and a final video status.
+
+Reads pages with SortBy=TIMESTAMP so the normalizer streams (memory bounded by the celebrities
+on screen), writes in batches of 25 with deterministic keys (a redelivery or a retry after a
+crash overwrites, never duplicates), archives every raw page, and only ever finishes the job
+that is still the video's current one (a late, older job cannot overwrite a newer one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import SNSEvent
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+from cameo_core.adapters.archive import RawArchive
+from cameo_core.adapters.rekognition import CelebrityJobs
+from cameo_core.adapters.table import ResultsTable
+from cameo_core.clients import client
+from cameo_core.config import ResultsConfig, Tuning
+from cameo_core.errors import PaginationExpired, ResultsExpired, RetryableError
+from cameo_core.idempotency import persistence
+from cameo_core.keys import VideoRef, appearance_sk, celebrity_sk, job_tag_matches, name_key
+from cameo_core.normalize import Appearance, AppearanceBuilder, CelebritySummary, Summaries
+from cameo_core.observability import logger, metrics
+
+API = "StartCelebrityRecognition"
+PAGINATION_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The Rekognition message inside an SNS record. Extra keys are tolerated."""
+
+    job_id: str
+    status: str
+    api: str
+    video: VideoRef
+    job_tag: str | None = None
+    timestamp: int | None = None
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> Completion:
+        video = message.get("Video") or {}
+        return cls(
+            job_id=str(message["JobId"]),
+            status=str(message["Status"]),
+            api=str(message.get("API", "")),
+            # The key in the message is not URL-encoded.
+            video=VideoRef(str(video["S3Bucket"]), str(video["S3ObjectName"])),
+            job_tag=message.get("JobTag"),
+            timestamp=message.get("Timestamp"),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    video: str
+    job_id: str
+    status: str
+    appearances: int = 0
+    celebrities: int = 0
+    detections: int = 0
+    pages: int = 0
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def appearance_item(video: VideoRef, job_id: str, appearance: Appearance) -> dict[str, Any]:
+    celebrity = appearance.celebrity
+    return {
+        "pk": video.pk,
+        "sk": appearance_sk(appearance.start_ms, celebrity.id),
+        "type": "appearance",
+        "video": video.uri,
+        "job_id": job_id,
+        "celebrity_id": celebrity.id,
+        "name": celebrity.name,
+        "urls": list(celebrity.urls),
+        "known_gender": celebrity.known_gender,
+        "start_ms": appearance.start_ms,
+        "end_ms": appearance.end_ms,
+        "detections": appearance.detections,
+        "max_confidence": appearance.max_confidence,
+        "mean_confidence": appearance.mean_confidence,
+        "bounding_box": dict(appearance.bounding_box) if appearance.bounding_box else None,
+    }
+
+
+def summary_item(video: VideoRef, job_id: str, summary: CelebritySummary) -> dict[str, Any]:
+    celebrity = summary.celebrity
+    return {
+        "pk": video.pk,
+        "sk": celebrity_sk(celebrity.id),
+        "gsi1pk": celebrity_sk(celebrity.id),
+        "gsi1sk": video.pk,
+        "gsi2pk": name_key(celebrity.name),
+        "gsi2sk": video.pk,
+        "type": "summary",
+        "video": video.uri,
+        "job_id": job_id,
+        "celebrity_id": celebrity.id,
+        "name": celebrity.name,
+        "urls": list(celebrity.urls),
+        "known_gender": celebrity.known_gender,
+        "screen_time_ms": summary.screen_time_ms,
+        "first_seen_ms": summary.first_seen_ms,
+        "last_seen_ms": summary.last_seen_ms,
+        "appearances": summary.appearances,
+        "best_confidence": summary.best_confidence,
+    }
+
+
+PageSource = Callable[[], Iterable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Normalized:
+    appearances: int
+    celebrities: int
+    detections: int
+    pages: int
+    video_metadata: Mapping[str, Any] | None
+
+
+def write_results(
+    video: VideoRef,
+    job_id: str,
+    pages: PageSource,
+    table: ResultsTable,
+    tuning: Tuning,
+    on_page: Callable[[int, dict[str, Any]], None] | None = None,
+) -> Normalized:
+    """Stream pages -> appearances -> table. Restarts from page 1 when the token expires;
+    deterministic keys make the second pass overwrite the first."""
+    for attempt in range(PAGINATION_RESTARTS + 1):
+        builder = AppearanceBuilder(tuning.merge_gap_ms, tuning.min_confidence)
+        summaries = Summaries()
+        appearances = 0
+        metadata: Mapping[str, Any] | None = None
+        index = 0
+        writer = table.writer()
+        try:
+            for index, page in enumerate(pages(), start=1):
+                if on_page:
+                    on_page(index, page)
+                metadata = page.get("VideoMetadata") or metadata
+                for appearance in builder.feed(page.get("Celebrities") or []):
+                    writer.put(appearance_item(video, job_id, appearance))
+                    summaries.add(appearance)
+                    appearances += 1
+        except PaginationExpired:
+            if attempt == PAGINATION_RESTARTS:
+                raise RetryableError("pagination token kept expiring") from None
+            logger.warning("pagination token expired; restarting from the first page")
+            metrics.add_metric(name="PaginationRestarts", unit=MetricUnit.Count, value=1)
+            continue
+        for appearance in builder.close():
+            writer.put(appearance_item(video, job_id, appearance))
+            summaries.add(appearance)
+            appearances += 1
+        for summary in summaries:
+            writer.put(summary_item(video, job_id, summary))
+        writer.flush()
+        return Normalized(
+            appearances=appearances,
+            celebrities=len(summaries.by_id),
+            detections=builder.detections_used,
+            pages=index,
+            video_metadata=metadata,
+        )
+    raise AssertionError("unreachable")
+
+
+def finish_success(video: VideoRef, job_id: str, result: Normalized, table: ResultsTable) -> bool:
+    finished = table.finish_job(
+        video,
+        job_id,
+        {
+            "status": "SUCCEEDED",
+            "completed_at": _now(),
+            "video_metadata": dict(result.video_metadata or {}),
+            "appearance_count": result.appearances,
+            "celebrity_count": result.celebrities,
+            "detection_count": result.detections,
+            "reason": None,
+        },
+    )
+    if finished:
+        # Only once this job is known to be current may an earlier job's results go.
+        table.delete_results(video, keep_job=job_id)
+    return finished
+
+
+def _is_current(completion: Completion, table: ResultsTable) -> bool:
+    current = table.get_video(completion.video)
+    return bool(current) and current.get("job_id") == completion.job_id  # type: ignore[union-attr]
+
+
+def process_completion(
+    completion: Completion,
+    jobs: CelebrityJobs,
+    table: ResultsTable,
+    archive: RawArchive,
+    tuning: Tuning,
+) -> Outcome:
+    video, job_id = completion.video, completion.job_id
+    if completion.api != API:
+        logger.warning("ignoring a notification from another API", extra={"api": completion.api})
+        metrics.add_metric(name="ForeignNotifications", unit=MetricUnit.Count, value=1)
+        return Outcome(video.uri, job_id, "IGNORED", reason=f"API {completion.api!r}")
+    if not job_tag_matches(completion.job_tag, video):
+        logger.warning("JobTag does not match the video; ignoring", extra={"job_id": job_id})
+        return Outcome(video.uri, job_id, "IGNORED", reason="JobTag does not match the video")
+    if not _is_current(completion, table):
+        # An older job finishing late, or a video deleted meanwhile: never overwrite.
+        logger.info("completion for a job that is no longer current", extra={"job_id": job_id})
+        metrics.add_metric(name="StaleCompletions", unit=MetricUnit.Count, value=1)
+        return Outcome(video.uri, job_id, "IGNORED", reason="job is no longer current")
+
+    if completion.status != "SUCCEEDED":
+        try:
+            reason = jobs.status_message(job_id)
+        except (ResultsExpired, PaginationExpired, RetryableError):
+            reason = None
+        reason = reason or f"Rekognition reported {completion.status}"
+        table.finish_job(
+            video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()}
+        )
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+        return Outcome(video.uri, job_id, "FAILED", reason=reason)
+
+    try:
+        result = write_results(
+            video,
+            job_id,
+            lambda: jobs.pages(job_id),
+            table,
+            tuning,
+            on_page=lambda index, page: archive.put_page(video, job_id, index, page),
+        )
+    except ResultsExpired:
+        reason = "Rekognition no longer has this job's results (they expire after ~7 days)"
+        table.finish_job(
+            video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()}
+        )
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+        return Outcome(video.uri, job_id, "FAILED", reason=reason)
+
+    if not finish_success(video, job_id, result, table):
+        # A newer upload (or a delete) took over while we wrote: remove what this job wrote.
+        _delete_job_items(video, job_id, table)
+        return Outcome(video.uri, job_id, "IGNORED", reason="superseded while writing")
+    metrics.add_metric(name="AppearancesWritten", unit=MetricUnit.Count, value=result.appearances)
+    return Outcome(
+        video.uri,
+        job_id,
+        "SUCCEEDED",
+        result.appearances,
+        result.celebrities,
+        result.detections,
+        result.pages,
+    )
+
+
+def _delete_job_items(video: VideoRef, job_id: str, table: ResultsTable) -> None:
+    with table.writer() as writer:
+        for item in table.result_keys(video):
+            if item.get("job_id") == job_id:
+                writer.delete(item["pk"], item["sk"])
+
+
+def reprocess(video: VideoRef, table: ResultsTable, archive: RawArchive, tuning: Tuning) -> Outcome:
+    """Re-normalize the current job from the archived raw pages (no Rekognition call)."""
+    current = table.get_video(video)
+    if not current or not current.get("job_id"):
+        raise LookupError(f"{video.uri} has no job to reprocess")
+    job_id = str(current["job_id"])
+    if next(iter(archive.pages(video, job_id)), None) is None:
+        raise LookupError(f"no archived pages for {video.uri} job {job_id}")
+    result = write_results(video, job_id, lambda: archive.pages(video, job_id), table, tuning)
+    finish_success(video, job_id, result, table)
+    return Outcome(
+        video.uri,
+        job_id,
+        "SUCCEEDED",
+        result.appearances,
+        result.celebrities,
+        result.detections,
+        result.pages,
+    )
+
+
+class MalformedMessage(ValueError):
+    """An SNS record whose Message is not a Rekognition completion we can place."""
+
+
+def handle_sns_event(
+    raw: dict[str, Any], on_completion: Callable[..., dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every SNS record (Lambda gets one today, but the shape allows more). A malformed message
+    is raised after the others are done, so it ends in the dead-letter queue, not in silence."""
+    outcomes, malformed = [], []
+    for record in SNSEvent(raw).records:
+        try:
+            message = json.loads(record.sns.message)
+            Completion.parse(message)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.error("malformed Rekognition message", extra={"error": repr(exc)})
+            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+            malformed.append(f"{record.sns.message_id}: {exc!r}")
+            continue
+        outcomes.append(on_completion(message=message))
+    if malformed:
+        raise MalformedMessage("; ".join(malformed))
+    return outcomes
+
+
+def completion_handler(
+    config: ResultsConfig, idempotency: IdempotencyConfig
+) -> Callable[..., dict[str, Any]]:
+    """The per-message unit of work, made idempotent on (JobId, Status)."""
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="message",
+        config=idempotency,
+        persistence_store=persistence(config.table_name),
+    )
+    def on_completion(message: dict[str, Any]) -> dict[str, Any]:
+        return process_completion(
+            Completion.parse(message),
+            CelebrityJobs(client("rekognition")),
+            ResultsTable(client("dynamodb"), config.table_name),
+            RawArchive(client("s3"), config.archive_bucket),
+            config.tuning,
+        ).as_dict()
+
+    return on_completion  # type: ignore[no-any-return]
