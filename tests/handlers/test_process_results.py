@@ -1,0 +1,212 @@
+"""functions/process_results on the sample SNS events: moto for S3/DynamoDB, Stubber for
+Rekognition pages."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+
+import boto3
+import pytest
+
+from cameo_core.adapters.archive import video_prefix
+from cameo_core.adapters.table import ResultsTable
+from cameo_core.errors import RetryableError
+from cameo_core.keys import VideoRef
+from cameo_core.results import MalformedMessage
+from tests.handlers.conftest import SNS_JOB_ID, detection, get_params, page
+
+VIDEO = VideoRef("cameo-videos-example", "holiday clips/Café night — Tom & Ann.mp4")
+PAGES = [
+    page([detection(0, "a1", "Ada Lovelace"), detection(200, "a1", "Ada Lovelace")], "t1"),
+    page([detection(400, "a1", "Ada Lovelace"), detection(400, "b2", "Alan Turing")], "t2"),
+    # Ada leaves for more than the 2 s merge gap, then returns.
+    page([detection(600, "b2", "Alan Turing"), detection(5000, "a1", "Ada Lovelace")]),
+]
+
+
+@pytest.fixture
+def table(aws):
+    return ResultsTable(boto3.client("dynamodb"), aws["table"])
+
+
+@pytest.fixture
+def results(handler_module, wire, aws, table):
+    module = wire(handler_module("ProcessResultsFunction"))
+    table.record_upload(
+        VIDEO,
+        {"status": "SUBMITTED", "job_id": SNS_JOB_ID, "sequencer_order": "01", "size": 10},
+    )
+    return module
+
+
+def serve_pages(rekognition, pages=PAGES, job_id=SNS_JOB_ID):
+    token = None
+    for body in pages:
+        rekognition.add_response("get_celebrity_recognition", body, get_params(job_id, token))
+        token = body.get("NextToken")
+
+
+def items(table):
+    return list(table.appearances(VIDEO)), list(table.summaries(VIDEO))
+
+
+def test_succeeded_job_pages_through_all_results(results, rekognition, load_event, context, table):
+    serve_pages(rekognition)
+
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+
+    assert outcome["status"] == "SUCCEEDED" and outcome["pages"] == 3
+    appearances, summaries = items(table)
+    assert [(a["name"], a["start_ms"], a["end_ms"], a["detections"]) for a in appearances] == [
+        ("Ada Lovelace", 0, 400, 3),
+        ("Alan Turing", 400, 600, 2),
+        ("Ada Lovelace", 5000, 5000, 1),
+    ]
+    ada = next(s for s in summaries if s["celebrity_id"] == "a1")
+    assert (ada["appearances"], ada["screen_time_ms"], ada["first_seen_ms"]) == (2, 400, 0)
+    assert ada["last_seen_ms"] == 5000 and ada["gsi1pk"] == "CELEBRITY#a1"
+    video = table.get_video(VIDEO)
+    assert video["status"] == "SUCCEEDED" and video["completed_at"]
+    assert video["video_metadata"]["FrameRate"] == 25
+    assert (video["appearance_count"], video["celebrity_count"]) == (3, 2)
+
+
+def test_raw_pages_are_archived_compressed(results, rekognition, load_event, context, aws):
+    serve_pages(rekognition)
+    results.lambda_handler(load_event("sns_succeeded.json"), context)
+
+    s3 = aws["s3"]
+    bucket = results.CONFIG.archive_bucket
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert len(keys) == 3 and all(k.startswith(video_prefix(VIDEO)) for k in keys)
+    first = s3.get_object(Bucket=bucket, Key=sorted(keys)[0])["Body"].read()
+    assert json.loads(gzip.decompress(first))["Celebrities"][0]["Celebrity"]["Id"] == "a1"
+
+
+@pytest.mark.parametrize("event", ["sns_failed.json", "sns_error.json"])
+def test_failed_jobs_are_recorded_with_rekognitions_message(
+    results, rekognition, load_event, context, table, event
+):
+    rekognition.add_response(
+        "get_celebrity_recognition",
+        {"JobStatus": "FAILED", "StatusMessage": "Unsupported codec", "Celebrities": []},
+        {"JobId": SNS_JOB_ID, "MaxResults": 1},
+    )
+
+    [outcome] = results.lambda_handler(load_event(event), context)["completions"]
+
+    assert outcome["status"] == "FAILED"
+    video = table.get_video(VIDEO)
+    assert (video["status"], video["reason"]) == ("FAILED", "Unsupported codec")
+    assert items(table) == ([], [])
+
+
+def test_notifications_from_other_apis_are_ignored(results, rekognition, load_event, context):
+    [outcome] = results.lambda_handler(load_event("sns_other_api.json"), context)["completions"]
+    assert outcome["status"] == "IGNORED" and "StartLabelDetection" in outcome["reason"]
+
+
+def test_malformed_message_is_raised_to_the_dead_letter_path(results, load_event, context):
+    with pytest.raises(MalformedMessage, match="95df01b4"):
+        results.lambda_handler(load_event("sns_malformed.json"), context)
+
+
+def test_expired_pagination_token_restarts_without_duplicates(
+    results, rekognition, load_event, context, table
+):
+    serve_pages(rekognition, PAGES[:1])
+    rekognition.add_client_error(
+        "get_celebrity_recognition", "InvalidPaginationTokenException", http_status_code=400
+    )
+    serve_pages(rekognition)
+
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+
+    assert outcome["status"] == "SUCCEEDED"
+    appearances, summaries = items(table)
+    assert len(appearances) == 3 and len(summaries) == 2
+
+
+def test_expired_results_are_recorded_as_failed(results, rekognition, load_event, context, table):
+    rekognition.add_client_error("get_celebrity_recognition", "ResourceNotFoundException")
+
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+
+    assert outcome["status"] == "FAILED"
+    assert "expire" in table.get_video(VIDEO)["reason"]
+
+
+def test_throttling_mid_paging_raises_and_the_retry_completes_without_duplicates(
+    results, rekognition, load_event, context, table
+):
+    serve_pages(rekognition, PAGES[:1])
+    rekognition.add_client_error("get_celebrity_recognition", "ThrottlingException")
+    with pytest.raises(RetryableError):
+        results.lambda_handler(load_event("sns_succeeded.json"), context)
+    assert table.get_video(VIDEO)["status"] == "SUBMITTED"
+
+    serve_pages(rekognition)  # the platform's retry; the failed attempt left no idempotency lock
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+
+    assert outcome["status"] == "SUCCEEDED"
+    appearances, _ = items(table)
+    assert [a["start_ms"] for a in appearances] == [0, 400, 5000]
+
+
+def test_duplicate_completion_is_processed_once(results, rekognition, load_event, context, table):
+    serve_pages(rekognition)
+    event = load_event("sns_succeeded.json")
+    first = results.lambda_handler(copy.deepcopy(event), context)
+    # No pages queued: a second paging would fail the Stubber.
+    second = results.lambda_handler(copy.deepcopy(event), context)
+    assert first == second
+    assert len(items(table)[0]) == 3
+
+
+def test_completion_of_a_job_that_is_no_longer_current_is_ignored(
+    results, rekognition, load_event, context, table
+):
+    table.record_upload(
+        VIDEO, {"status": "SUBMITTED", "job_id": "newer-job", "sequencer_order": "02"}
+    )
+
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+
+    assert outcome["status"] == "IGNORED"
+    assert table.get_video(VIDEO)["job_id"] == "newer-job"
+
+
+def test_a_new_job_replaces_the_previous_jobs_appearances(
+    results, rekognition, load_event, context, table
+):
+    serve_pages(rekognition)
+    results.lambda_handler(load_event("sns_succeeded.json"), context)
+    table.record_upload(VIDEO, {"status": "SUBMITTED", "job_id": "job-2", "sequencer_order": "02"})
+    serve_pages(rekognition, [page([detection(9000, "c3", "Grace Hopper")])], job_id="job-2")
+    event = load_event("sns_succeeded.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    event["Records"][0]["Sns"]["Message"] = json.dumps({**message, "JobId": "job-2"})
+
+    results.lambda_handler(event, context)
+
+    appearances, summaries = items(table)
+    assert [(a["name"], a["job_id"]) for a in appearances] == [("Grace Hopper", "job-2")]
+    assert [s["celebrity_id"] for s in summaries] == ["c3"]
+
+
+def test_erase_removes_results_and_archive(
+    results, rekognition, handler_module, wire, load_event, context, table, aws
+):
+    serve_pages(rekognition)
+    results.lambda_handler(load_event("sns_succeeded.json"), context)
+    erase = wire(handler_module("EraseResultsFunction"))
+
+    [outcome] = erase.lambda_handler(load_event("s3_delete.json"), context)["erased"]
+
+    assert outcome["items_deleted"] == 5 and outcome["pages_deleted"] == 3
+    assert items(table) == ([], [])
+    video = table.get_video(VIDEO)
+    assert video["status"] == "ERASED" and "job_id" not in video
+    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=erase.CONFIG.archive_bucket)
