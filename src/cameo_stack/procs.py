@@ -40,10 +40,20 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-def http_ok(url: str, *, method: str = "GET", data: bytes | None = None,
-            headers: Mapping[str, str] | None = None, timeout: float = 2.0) -> bool:
+def http_ok(
+    url: str,
+    *,
+    method: str = "GET",
+    data: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 2.0,
+) -> bool:
     """True when the URL answers 2xx. Connection errors and HTTP errors are simply 'not ready'."""
-    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if not url.startswith("http://"):
+        raise ValueError(f"health checks are plain HTTP on loopback, not {url}")
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url, data=data, method=method, headers=dict(headers or {})
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
             return 200 <= int(response.status) < 300
@@ -85,8 +95,15 @@ def read_record(pid_file: Path) -> ServiceRecord | None:
         return None
 
 
-def start(name: str, argv: Sequence[str], *, pid_file: Path, log_file: Path,
-          env: Mapping[str, str] | None = None, cwd: Path | None = None) -> ServiceRecord:
+def start(
+    name: str,
+    argv: Sequence[str],
+    *,
+    pid_file: Path,
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> ServiceRecord:
     """Start ``argv`` detached in a new session, output appended to ``log_file``."""
     existing = read_record(pid_file)
     if existing is not None and existing.alive():
@@ -94,7 +111,9 @@ def start(name: str, argv: Sequence[str], *, pid_file: Path, log_file: Path,
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+        log.write(
+            f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode()
+        )
         log.flush()
         process = subprocess.Popen(
             list(argv),
@@ -123,7 +142,9 @@ def wait_healthy(record: ServiceRecord, check: HealthCheck, *, timeout: float) -
         if check():
             return
         if not record.alive():
-            raise RuntimeError(f"{record.name} exited during start-up\n{log_tail(Path(record.log))}")
+            raise RuntimeError(
+                f"{record.name} exited during start-up\n{log_tail(Path(record.log))}"
+            )
         time.sleep(0.1)
     raise RuntimeError(
         f"{record.name} not healthy after {timeout:.0f}s\n{log_tail(Path(record.log))}"
