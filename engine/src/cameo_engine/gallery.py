@@ -1,0 +1,404 @@
+"""The gallery of people the engine can name: a folder the user controls.
+
+Layout: DIR/<Person Name>/*.jpg|*.jpeg|*.png, plus an optional DIR/<Person Name>/person.json
+holding {"Id", "Urls", "KnownGender"}. The folder name is the person's name.
+
+Each photo must show exactly one face. It is enrolled as a jittered embedding (the mean of
+several randomly perturbed crops, dlib's `num_jitters`), which is steadier than a single crop.
+Embeddings are cached in DIR/.cameo-cache/embeddings.json keyed by the photo's SHA-256 and the
+model, so a reload only embeds new or changed photos.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
+KNOWN_GENDERS = ("Male", "Female", "Nonbinary", "Unlisted")
+PERSON_FILE = "person.json"
+CACHE_DIR = ".cameo-cache"
+CACHE_FILE = "embeddings.json"
+ENROLL_JITTERS = 10
+#: dlib's published operating point for this model (99.38% on LFW at 0.6).
+DEFAULT_THRESHOLD = 0.6
+# Enrolment photos are downscaled to this longest side before detection: big phone photos
+# would otherwise take seconds each, and a usable enrolment face is never tiny.
+_ENROLL_MAX_SIDE = 1200
+_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_RE = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+
+
+class GalleryError(Exception):
+    """A user-facing gallery problem; str(exc) is meant to be shown as is."""
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    urls: list[str]
+    known_gender: str | None  # "Male" | "Female" | "Nonbinary" | "Unlisted" | None
+
+
+def person_id_for(name: str) -> str:
+    """Stable Rekognition-like id (8 base-62 characters) derived from the name."""
+    digest = hashlib.sha256(name.strip().casefold().encode()).digest()
+    n = int.from_bytes(digest[:8], "big")
+    chars = []
+    for _ in range(8):
+        n, r = divmod(n, 62)
+        chars.append(_ID_ALPHABET[r])
+    return "".join(chars)
+
+
+def _validate_name(name: str) -> str:
+    clean = name.strip()
+    if not clean:
+        raise GalleryError("a person's name cannot be empty")
+    if len(clean) > 128:
+        raise GalleryError("a person's name must be at most 128 characters")
+    if clean.startswith(".") or any(c in clean for c in '/\\:*?"<>|') or "\x00" in clean:
+        raise GalleryError(
+            f"invalid name {name!r}: it becomes a folder name, so it cannot start with '.' "
+            'or contain / \\ : * ? " < > |'
+        )
+    return clean
+
+
+def _validate_gender(known_gender: str | None) -> str | None:
+    if known_gender is None:
+        return None
+    for g in KNOWN_GENDERS:
+        if known_gender.casefold() == g.casefold():
+            return g
+    raise GalleryError(
+        f"KnownGender must be one of {', '.join(KNOWN_GENDERS)} (got {known_gender!r})"
+    )
+
+
+@dataclass(frozen=True)
+class _Enrolled:
+    """Outcome of enrolling one photo: an embedding or the reason it was refused."""
+
+    embedding: npt.NDArray[np.float64] | None
+    error: str | None
+
+
+def embed_photo(data: bytes, label: str) -> _Enrolled:
+    """Detect exactly one face in a photo and return its jittered embedding."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from cameo_engine.models import local_models
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            image = ImageOps.exif_transpose(img).convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        return _Enrolled(None, f"{label}: not a readable JPEG or PNG image ({exc})")
+    scale = min(1.0, _ENROLL_MAX_SIDE / max(image.size))
+    if scale < 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)))
+    rgb = np.asarray(image)
+    models = local_models()
+    faces = models.detect(rgb, 0)
+    if not faces:  # small faces only: look again at twice the resolution
+        faces = models.detect(rgb, 1)
+    if not faces:
+        return _Enrolled(None, f"{label}: no face found; use a photo with one clear, frontal face")
+    if len(faces) > 1:
+        return _Enrolled(
+            None,
+            f"{label}: {len(faces)} faces found; use a photo showing only this person",
+        )
+    shape = models.landmarks(rgb, faces[0])
+    return _Enrolled(models.embed(rgb, shape, jitters=ENROLL_JITTERS), None)
+
+
+class Gallery:
+    """People and their enrolled embeddings. Thread-safe; matching uses an immutable snapshot."""
+
+    def __init__(self, root: Path, *, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.root = Path(root)
+        self.threshold = threshold
+        self.people: list[Person] = []
+        #: Photos that could not be enrolled, as user-facing messages (load() never raises on them).
+        self.warnings: list[str] = []
+        #: How many photo embeddings the last load()/add() took from the cache or computed.
+        self.stats = {"cached": 0, "computed": 0}
+        self._lock = threading.RLock()
+        self._by_id: dict[str, Person] = {}
+        self._photos: dict[str, int] = {}
+        self._matrix: npt.NDArray[np.float64] = np.zeros((0, 128))
+        self._owners: list[Person] = []
+        self._seen: set[str] = set()
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def load(cls, root: Path, *, threshold: float = DEFAULT_THRESHOLD) -> Gallery:
+        """Read every person folder under root (created if missing) and enroll their photos."""
+        gallery = cls(root, threshold=threshold)
+        gallery.root.mkdir(parents=True, exist_ok=True)
+        gallery.reload()
+        return gallery
+
+    def reload(self) -> None:
+        with self._lock:
+            cache = self._read_cache()
+            people: list[Person] = []
+            rows: list[npt.NDArray[np.float64]] = []
+            owners: list[Person] = []
+            warnings: list[str] = []
+            photos: dict[str, int] = {}
+            self.stats = {"cached": 0, "computed": 0}
+            self._seen = set()
+            for folder in sorted(self.root.iterdir(), key=lambda p: p.name.casefold()):
+                if not folder.is_dir() or folder.name.startswith("."):
+                    continue
+                try:
+                    person = self._read_person(folder)
+                except GalleryError as exc:
+                    warnings.append(str(exc))
+                    continue
+                if person.id in {p.id for p in people}:
+                    warnings.append(f"{folder.name}: Id {person.id} is already used; skipped")
+                    continue
+                people.append(person)
+                photos[person.id] = 0
+                for photo in self._photo_files(folder):
+                    enrolled = self._enroll_cached(photo, cache)
+                    if enrolled.embedding is None:
+                        warnings.append(enrolled.error or f"{photo}: not enrolled")
+                        continue
+                    rows.append(enrolled.embedding)
+                    owners.append(person)
+                    photos[person.id] += 1
+            for person in people:
+                if photos[person.id] == 0:
+                    warnings.append(f"{person.name}: no usable photo, so never recognised")
+            # Keep only photos still in the gallery: a removed person's face data goes too.
+            self._write_cache({k: v for k, v in cache.items() if k in self._seen})
+            self.people = people
+            self._by_id = {p.id: p for p in people}
+            self._photos = photos
+            self._matrix = np.array(rows) if rows else np.zeros((0, 128))
+            self._owners = owners
+            self.warnings = warnings
+            for w in warnings:
+                log.warning("gallery: %s", w)
+
+    def _read_person(self, folder: Path) -> Person:
+        meta: dict[str, Any] = {}
+        meta_file = folder / PERSON_FILE
+        if meta_file.is_file():
+            try:
+                meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise GalleryError(f"{meta_file}: not valid JSON ({exc})") from exc
+            if not isinstance(meta, dict):
+                raise GalleryError(f"{meta_file}: must hold a JSON object")
+        person_id = str(meta.get("Id") or person_id_for(folder.name))
+        if not _ID_RE.match(person_id):
+            raise GalleryError(f"{meta_file}: Id must be 1-64 letters, digits, '_' or '-'")
+        urls = meta.get("Urls") or []
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise GalleryError(f"{meta_file}: Urls must be a list of strings")
+        gender = _validate_gender(meta.get("KnownGender"))
+        return Person(id=person_id, name=folder.name, urls=list(urls), known_gender=gender)
+
+    @staticmethod
+    def _photo_files(folder: Path) -> list[Path]:
+        return sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES
+        )
+
+    # ------------------------------------------------------------------ cache
+
+    def _cache_path(self) -> Path:
+        return self.root / CACHE_DIR / CACHE_FILE
+
+    def _read_cache(self) -> dict[str, Any]:
+        from cameo_engine.models import EMBEDDING_MODEL_ID
+
+        path = self._cache_path()
+        try:
+            cache = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if cache.get("model") != EMBEDDING_MODEL_ID or cache.get("jitters") != ENROLL_JITTERS:
+            return {}
+        entries = cache.get("entries")
+        return entries if isinstance(entries, dict) else {}
+
+    def _write_cache(self, entries: dict[str, Any]) -> None:
+        from cameo_engine.models import EMBEDDING_MODEL_ID
+
+        path = self._cache_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {"model": EMBEDDING_MODEL_ID, "jitters": ENROLL_JITTERS, "entries": entries}
+        # Atomic replace: a server and a CLI may share the folder.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".embeddings-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(body, f)
+        os.replace(tmp, path)
+
+    def _enroll_cached(self, photo: Path, cache: dict[str, Any]) -> _Enrolled:
+        data = photo.read_bytes()
+        key = hashlib.sha256(data).hexdigest()
+        self._seen.add(key)
+        label = f"{photo.parent.name}/{photo.name}"
+        hit = cache.get(key)
+        if isinstance(hit, dict):
+            self.stats["cached"] += 1
+            if hit.get("embedding"):
+                raw = base64.b64decode(hit["embedding"])
+                return _Enrolled(np.frombuffer(raw, dtype="<f8").copy(), None)
+            return _Enrolled(None, f"{label}: {hit.get('error', 'not enrolled')}")
+        enrolled = embed_photo(data, label)
+        self.stats["computed"] += 1
+        if enrolled.embedding is not None:
+            cache[key] = {
+                "embedding": base64.b64encode(enrolled.embedding.astype("<f8").tobytes()).decode()
+            }
+        else:  # remember refusals too, without the file name (the same bytes may move)
+            cache[key] = {"error": (enrolled.error or "").split(": ", 1)[-1]}
+        return enrolled
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, celebrity_id: str) -> Person | None:
+        return self._by_id.get(celebrity_id)
+
+    def find(self, name_or_id: str) -> Person | None:
+        with self._lock:
+            if name_or_id in self._by_id:
+                return self._by_id[name_or_id]
+            wanted = name_or_id.strip().casefold()
+            return next((p for p in self.people if p.name.casefold() == wanted), None)
+
+    def photo_count(self, person: Person) -> int:
+        return self._photos.get(person.id, 0)
+
+    def index(self) -> tuple[npt.NDArray[np.float64], list[Person]]:
+        """The enrolled embeddings (rows) and the person each row belongs to."""
+        with self._lock:
+            return self._matrix, list(self._owners)
+
+    def match(
+        self, embedding: Sequence[float] | npt.NDArray[np.float64]
+    ) -> tuple[Person, float] | None:
+        """Nearest enrolled embedding as (person, euclidean distance), if under the threshold.
+
+        A face farther than the threshold from every enrolled photo is unknown: it never gets a
+        name, however close its nearest neighbour is relative to the others.
+        """
+        matrix, owners = self.index()
+        if not len(owners):
+            return None
+        distances = np.linalg.norm(matrix - np.asarray(embedding, dtype=np.float64), axis=1)
+        best = int(np.argmin(distances))
+        distance = float(distances[best])
+        if distance >= self.threshold:
+            return None
+        return owners[best], distance
+
+    # ------------------------------------------------------------------ editing
+
+    def add(
+        self,
+        name: str,
+        photos: list[Path],
+        *,
+        person_id: str | None = None,
+        urls: list[str] | None = None,
+        known_gender: str | None = None,
+    ) -> Person:
+        """Enroll photos for a new or existing person; nothing is written if one is refused."""
+        name = _validate_name(name)
+        gender = _validate_gender(known_gender)
+        if not photos:
+            raise GalleryError(f"{name}: give at least one photo")
+        if person_id is not None and not _ID_RE.match(person_id):
+            raise GalleryError("Id must be 1-64 letters, digits, '_' or '-'")
+        with self._lock:
+            existing = self.find(name)
+            if existing is not None and existing.name != name:
+                name = existing.name  # same person, other capitalisation: reuse the folder
+            if person_id is not None:
+                owner = self._by_id.get(person_id)
+                if owner is not None and owner.name != name:
+                    raise GalleryError(f"Id {person_id} already belongs to {owner.name}")
+            cache = self._read_cache()
+            for photo in photos:
+                photo = Path(photo)
+                if photo.suffix.lower() not in PHOTO_SUFFIXES:
+                    raise GalleryError(
+                        f"{photo.name}: only .jpg, .jpeg and .png photos can be enrolled"
+                    )
+                try:
+                    data = photo.read_bytes()
+                except OSError as exc:
+                    raise GalleryError(f"{photo}: cannot read the photo ({exc.strerror})") from exc
+                key = hashlib.sha256(data).hexdigest()
+                if key not in cache or "embedding" not in cache[key]:
+                    enrolled = embed_photo(data, photo.name)
+                    if enrolled.embedding is None:
+                        raise GalleryError(enrolled.error or f"{photo.name}: not enrolled")
+                    cache[key] = {
+                        "embedding": base64.b64encode(
+                            enrolled.embedding.astype("<f8").tobytes()
+                        ).decode()
+                    }
+            self._write_cache(cache)
+            folder = self.root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for photo in photos:
+                target = folder / Path(photo).name
+                n = 1
+                while target.exists() and target.read_bytes() != Path(photo).read_bytes():
+                    target = folder / f"{Path(photo).stem}-{n}{Path(photo).suffix}"
+                    n += 1
+                shutil.copyfile(photo, target)
+            meta_file = folder / PERSON_FILE
+            meta: dict[str, Any] = {}
+            if meta_file.is_file():
+                meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            meta["Id"] = person_id or meta.get("Id") or person_id_for(name)
+            merged = list(meta.get("Urls") or [])
+            merged += [u for u in (urls or []) if u not in merged]
+            meta["Urls"] = merged
+            if gender is not None or "KnownGender" not in meta:
+                meta["KnownGender"] = gender
+            meta_file.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            self.reload()
+            person = self.find(name)
+            assert person is not None
+            return person
+
+    def remove(self, name_or_id: str) -> Person:
+        with self._lock:
+            person = self.find(name_or_id)
+            if person is None:
+                raise GalleryError(f"no person named or with Id {name_or_id!r} in the gallery")
+            shutil.rmtree(self.root / person.name)
+            self.reload()
+            return person
