@@ -185,9 +185,9 @@ class Aws:
         name = f"t-{uuid.uuid4().hex[:10]}"
         topic_arn = self.sns.create_topic(Name=name)["TopicArn"]
         queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         self.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         return topic_arn, queue_url
 
@@ -267,14 +267,14 @@ def engine(engine_factory: EngineFactory) -> Engine:
     return engine_factory()
 
 
-def rekognition_client(endpoint_url: str, *, retries: int = 1, validate: bool = True) -> Any:
-    """A stock boto3 client. retries=1 means a single attempt, so errors surface as-is."""
+def rekognition_client(endpoint_url: str, *, attempts: int = 1, validate: bool = True) -> Any:
+    """A stock boto3 client; by default one attempt, so errors surface as-is."""
     return boto3.client(
         "rekognition",
         endpoint_url=endpoint_url,
         region_name=REGION,
         config=Config(
-            retries={"mode": "standard", "max_attempts": retries},
+            retries={"mode": "standard", "total_max_attempts": attempts},
             parameter_validation=validate,
         ),
     )

@@ -59,7 +59,7 @@ class Engine:
             or "us-east-1"
         )
         session = boto3.session.Session()
-        retry = Config(retries={"mode": "standard", "max_attempts": 4})
+        retry = Config(retries={"mode": "standard", "total_max_attempts": 4})
         s3 = session.client("s3", endpoint_url=config.s3_endpoint, region_name=region, config=retry)
         sns_clients: dict[str, Any] = {}
         sns_lock = threading.Lock()
@@ -113,7 +113,11 @@ class Engine:
         self._http = make_server(config.host, config.port, app, threaded=True)
         self.port: int = self._http.server_port
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name="cameo-engine-http", daemon=True
+            # A short poll interval makes stop() quick (tests start many engines).
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="cameo-engine-http",
+            daemon=True,
         )
         self._stopped = False
 
