@@ -1,0 +1,102 @@
+"""Integration fixtures on top of conftest.py's DynamoDB Local: a client for it, a fresh table per
+test built from template.yaml's own key schema and GSIs, and a moto server for the archive bucket.
+
+S3 runs as a real HTTP moto server instead of `mock_aws`, so nothing intercepts the DynamoDB
+calls: they reach DynamoDB Local through an explicit endpoint.
+
+Test modules import the fixtures they use by name (pytest picks fixtures up from the module).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from cameo_core.adapters.archive import RawArchive
+from cameo_core.adapters.table import ResultsTable
+from cameo_core.clients import RETRY_CONFIG
+from cameo_stack import procs
+from cameo_stack import template as cfn
+
+REGION = "us-east-1"
+
+
+def table_spec(table: cfn.Table, name: str) -> dict[str, Any]:
+    """CreateTable arguments for `table` (from template.yaml) under another name."""
+    spec: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": table.key_schema,
+        "AttributeDefinitions": table.attribute_definitions,
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if table.global_secondary_indexes:
+        spec["GlobalSecondaryIndexes"] = table.global_secondary_indexes
+    if table.local_secondary_indexes:
+        spec["LocalSecondaryIndexes"] = table.local_secondary_indexes
+    return spec
+
+
+def create_table(client: Any, table: cfn.Table, name: str) -> None:
+    client.create_table(**table_spec(table, name))
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1})
+    if table.ttl_attribute:
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        )
+
+
+@pytest.fixture(scope="session")
+def ddb(dynamodb_endpoint: str) -> Any:
+    """A DynamoDB client bound to DynamoDB Local, with the layer's retry policy."""
+    return boto3.client(
+        "dynamodb", endpoint_url=dynamodb_endpoint, region_name=REGION, config=RETRY_CONFIG
+    )
+
+
+@pytest.fixture
+def table_name(ddb: Any, stack_model: cfn.StackModel) -> Iterator[str]:
+    """A fresh copy of the template's table per test (DynamoDB Local creates one in ms)."""
+    name = f"{stack_model.table.name}-{uuid.uuid4().hex[:8]}"
+    create_table(ddb, stack_model.table, name)
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+@pytest.fixture
+def table(ddb: Any, table_name: str) -> ResultsTable:
+    return ResultsTable(ddb, table_name)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+
+    def client(self) -> Any:
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    port = procs.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def archive(s3_server: S3Server) -> RawArchive:
+    """An empty archive bucket of its own on the moto server."""
+    s3 = s3_server.client()
+    bucket = f"cameo-archive-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    return RawArchive(s3, bucket)
