@@ -1,0 +1,432 @@
+"""template.yaml says what the issue and the data model promise: keys, failure paths, least
+privilege, names, wiring. Read with the offline stack's CloudFormation-aware YAML loader, so
+`!Sub`/`!Ref`/`!GetAtt` arrive as their long forms ({"Fn::Sub": ...}, {"Ref": ...})."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cameo_core import config
+from cameo_stack import template as cfn
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+FUNCTIONS = ("StartRecognitionFunction", "ProcessResultsFunction", "EraseResultsFunction")
+# Rekognition's celebrity actions have no resource types in the Service Authorization Reference,
+# so IAM accepts only Resource "*" for them. Nothing else may use "*".
+ACTIONS_WITHOUT_RESOURCE_TYPES = {
+    "rekognition:StartCelebrityRecognition",
+    "rekognition:GetCelebrityRecognition",
+}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return cfn.load_yaml(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def resources(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["Resources"]
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in resources.items() if v["Type"] == kind}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every statement of every identity and resource policy written in the template."""
+    for logical, res in resources.items():
+        props = res.get("Properties", {})
+        documents = []
+        if res["Type"] == "AWS::IAM::Role":
+            documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
+        if res["Type"] in (
+            "AWS::S3::BucketPolicy",
+            "AWS::SQS::QueuePolicy",
+            "AWS::SNS::TopicPolicy",
+        ):
+            documents.append(props["PolicyDocument"])
+        if res["Type"] == "AWS::Serverless::Function":
+            # Inline documents; SAM policy templates ({"DynamoDBCrudPolicy": ...}) are AWS's own.
+            documents += [p for p in as_list(props.get("Policies", [])) if "Statement" in p]
+        for document in documents:
+            for statement in document["Statement"]:
+                yield logical, statement
+
+
+# -- data model ----------------------------------------------------------------------------------
+
+
+def test_table_keys_and_indexes_match_the_data_model(resources: dict[str, Any]) -> None:
+    (props,) = [r["Properties"] for r in of_type(resources, "AWS::DynamoDB::Table").values()]
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert sorted(
+        (a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]
+    ) == [(name, "S") for name in sorted(["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"])]
+    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"ByCelebrity", "ByName"}
+    for name, (hash_key, range_key) in {
+        "ByCelebrity": ("gsi1pk", "gsi1sk"),
+        "ByName": ("gsi2pk", "gsi2sk"),
+    }.items():
+        assert indexes[name]["KeySchema"] == [
+            {"AttributeName": hash_key, "KeyType": "HASH"},
+            {"AttributeName": range_key, "KeyType": "RANGE"},
+        ]
+        assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_table_is_on_demand_with_pitr_and_encryption(resources: dict[str, Any]) -> None:
+    (props,) = [r["Properties"] for r in of_type(resources, "AWS::DynamoDB::Table").values()]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert "DeletionProtectionEnabled" in props
+
+
+# -- Lambda settings -------------------------------------------------------------------------------
+
+
+def test_functions_run_python313_on_arm64_with_tracing(doc: dict[str, Any]) -> None:
+    fn_globals = doc["Globals"]["Function"]
+    assert fn_globals["Runtime"] == "python3.13"
+    assert fn_globals["Architectures"] == ["arm64"]
+    assert fn_globals["Tracing"] == "Active"
+    for logical in FUNCTIONS:
+        props = doc["Resources"][logical]["Properties"]
+        assert props.get("Runtime", "python3.13") == "python3.13", logical
+        assert props.get("Architectures", ["arm64"]) == ["arm64"], logical
+
+
+def test_layer_is_built_by_sam_for_the_same_runtime_and_architecture(
+    resources: dict[str, Any],
+) -> None:
+    (layer,) = of_type(resources, "AWS::Serverless::LayerVersion").values()
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    content = ROOT / layer["Properties"]["ContentUri"]
+    assert (content / "cameo_core" / "__init__.py").is_file()
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_layer_pins_the_same_powertools_as_the_project() -> None:
+    def pin(lines: list[str]) -> str:
+        (found,) = [
+            re.sub(r"\[.*?\]", "", line)
+            for line in lines
+            if line.startswith("aws-lambda-powertools")
+        ]
+        return found.strip()
+
+    layer_lines = (ROOT / "layers/cameo_core/requirements.txt").read_text().splitlines()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert pin(layer_lines) == pin(project)
+    assert re.fullmatch(r"aws-lambda-powertools==3\.\d+\.\d+", pin(layer_lines))
+    # Tracer needs the X-Ray SDK, which the Lambda runtime does not include.
+    assert any(line.startswith("aws-xray-sdk==") for line in layer_lines)
+
+
+def test_every_function_handler_file_exists_and_defines_the_handler(
+    resources: dict[str, Any],
+) -> None:
+    for logical in FUNCTIONS:
+        props = resources[logical]["Properties"]
+        module, _, name = props["Handler"].rpartition(".")
+        source = ROOT / props["CodeUri"] / f"{module}.py"
+        tree = ast.parse(source.read_text(), filename=str(source))
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert name in defined, f"{source} has no {name}()"
+
+
+def test_every_function_logs_to_its_own_log_group_with_retention(
+    resources: dict[str, Any],
+) -> None:
+    groups = []
+    for logical in FUNCTIONS:
+        ref = resources[logical]["Properties"]["LoggingConfig"]["LogGroup"]
+        group = resources[ref["Ref"]]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        groups.append(ref["Ref"])
+    assert len(set(groups)) == len(FUNCTIONS)
+
+
+def test_every_asynchronous_path_ends_in_an_encrypted_failure_queue(
+    resources: dict[str, Any],
+) -> None:
+    for logical in FUNCTIONS:
+        props = resources[logical]["Properties"]
+        kinds = {event["Type"] for event in props["Events"].values()}
+        assert kinds <= {"S3", "SNS"}, "S3 and SNS invoke Lambda asynchronously"
+        invoke = props["EventInvokeConfig"]
+        assert invoke["MaximumRetryAttempts"] == 2
+        on_failure = invoke["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS"
+        queue_id, attribute = on_failure["Destination"]["Fn::GetAtt"]
+        assert attribute == "Arn"
+        queue = resources[queue_id]
+        assert queue["Type"] == "AWS::SQS::Queue"
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_sns_subscription_redrives_to_a_queue_sns_may_write(resources: dict[str, Any]) -> None:
+    props = resources["ProcessResultsFunction"]["Properties"]
+    (event,) = [e["Properties"] for e in props["Events"].values() if e["Type"] == "SNS"]
+    dlq_id, _ = event["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"]
+    policies = [
+        r["Properties"]
+        for r in of_type(resources, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": dlq_id} in r["Properties"]["Queues"]
+    ]
+    (statement,) = policies[0]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == event["Topic"]
+
+
+# -- wiring ------------------------------------------------------------------------------------
+
+
+def test_video_bucket_events_reach_start_and_erase(resources: dict[str, Any]) -> None:
+    def s3_events(logical: str) -> list[tuple[Any, str]]:
+        events = resources[logical]["Properties"]["Events"].values()
+        return [
+            (e["Properties"]["Bucket"], e["Properties"]["Events"])
+            for e in events
+            if e["Type"] == "S3"
+        ]
+
+    # The bucket lives in this template: SAM requires that for S3 events.
+    assert s3_events("StartRecognitionFunction") == [
+        ({"Ref": "VideosBucket"}, "s3:ObjectCreated:*")
+    ]
+    assert s3_events("EraseResultsFunction") == [({"Ref": "VideosBucket"}, "s3:ObjectRemoved:*")]
+    versioning = resources["VideosBucket"]["Properties"]["VersioningConfiguration"]
+    assert versioning == {"Status": "Enabled"}
+
+
+def test_functions_get_the_configuration_contract() -> None:
+    model = cfn.load(TEMPLATE)
+    common = {
+        "TABLE_NAME",
+        "MIN_CONFIDENCE",
+        "MERGE_GAP_MS",
+        "MAX_VIDEO_BYTES",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    }
+    expected = {
+        "StartRecognitionFunction": common | {"SNS_TOPIC_ARN", "REKOGNITION_ROLE_ARN"},
+        "ProcessResultsFunction": common | {"ARCHIVE_BUCKET"},
+        "EraseResultsFunction": common | {"ARCHIVE_BUCKET"},
+    }
+    for logical, names in expected.items():
+        env = model.function(logical).environment
+        assert names <= set(env), f"{logical} lacks {names - set(env)}"
+        assert env["POWERTOOLS_SERVICE_NAME"] == "cameo"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Cameo"
+        assert env["TABLE_NAME"] == model.table.name
+    start = model.function("StartRecognitionFunction").environment
+    assert start["SNS_TOPIC_ARN"] == model.topics["CompletionTopic"].arn
+    assert start["REKOGNITION_ROLE_ARN"] == model.roles["RekognitionPublishRole"]
+
+
+def test_parameter_defaults_equal_the_code_defaults(doc: dict[str, Any]) -> None:
+    params = doc["Parameters"]
+    assert params["MinConfidence"]["Default"] == config.DEFAULT_MIN_CONFIDENCE
+    assert params["MergeGapMs"]["Default"] == config.DEFAULT_MERGE_GAP_MS
+    assert params["MaxVideoBytes"]["Default"] == config.DEFAULT_MAX_VIDEO_BYTES == 10 * 1024**3
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+
+def test_topic_name_starts_with_amazon_rekognition_and_is_encrypted(
+    resources: dict[str, Any],
+) -> None:
+    (topic,) = of_type(resources, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["TopicName"]["Fn::Sub"].startswith("AmazonRekognition-")
+    assert topic["Properties"]["KmsMasterKeyId"]
+
+
+NAME_PROPERTIES = (
+    "BucketName",
+    "TopicName",
+    "TableName",
+    "QueueName",
+    "FunctionName",
+    "RoleName",
+    "LogGroupName",
+    "LayerName",
+)
+
+
+def test_physical_names_derive_from_the_stack(resources: dict[str, Any]) -> None:
+    for logical, res in resources.items():
+        for prop in NAME_PROPERTIES:
+            if prop in res.get("Properties", {}):
+                text = json.dumps(res["Properties"][prop])
+                assert "AWS::StackName" in text or "AWS::StackId" in text, (logical, prop)
+
+
+def test_video_bucket_policy_arns_use_the_bucket_name_expression(
+    resources: dict[str, Any],
+) -> None:
+    # The start function cannot !Ref the bucket (circular dependency through the notification),
+    # so it repeats the name expression; both copies must stay identical.
+    template, variables = resources["VideosBucket"]["Properties"]["BucketName"]["Fn::Sub"]
+    arns = [
+        resource["Fn::Sub"]
+        for logical, statement in policy_statements(resources)
+        if logical == "StartRecognitionFunction"
+        for resource in as_list(statement["Resource"])
+        if isinstance(resource, dict) and "Fn::Sub" in resource and "s3:::" in json.dumps(resource)
+    ]
+    assert sorted(a[0] for a in arns) == [
+        f"arn:${{AWS::Partition}}:s3:::{template}",
+        f"arn:${{AWS::Partition}}:s3:::{template}/*",
+    ]
+    assert all(a[1] == variables for a in arns)
+
+
+# -- least privilege -------------------------------------------------------------------------------
+
+
+def test_no_wildcard_actions_and_star_resources_only_where_iam_requires(
+    resources: dict[str, Any],
+) -> None:
+    statements = list(policy_statements(resources))
+    assert len(statements) > 10
+    for logical, statement in statements:
+        actions = as_list(statement["Action"])
+        for action in actions:
+            assert action != "*" and not action.startswith("rekognition:*"), (logical, action)
+            if statement["Effect"] == "Allow":
+                assert not action.endswith("*"), (logical, action)
+        if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"]):
+            assert set(actions) <= ACTIONS_WITHOUT_RESOURCE_TYPES, (logical, actions)
+
+
+def test_rekognition_role_may_only_publish_to_the_completion_topic(
+    resources: dict[str, Any],
+) -> None:
+    props = resources["RekognitionPublishRole"]["Properties"]
+    (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "rekognition.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert "ManagedPolicyArns" not in props
+    statements = [s for p in props["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert statements == [
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": {"Ref": "CompletionTopic"}}
+    ]
+
+
+def test_only_the_start_function_may_pass_the_rekognition_role(resources: dict[str, Any]) -> None:
+    passers = [
+        (logical, statement)
+        for logical, statement in policy_statements(resources)
+        if "iam:PassRole" in as_list(statement["Action"])
+    ]
+    assert [p[0] for p in passers] == ["StartRecognitionFunction"]
+    statement = passers[0][1]
+    assert statement["Resource"] == {"Fn::GetAtt": ["RekognitionPublishRole", "Arn"]}
+    assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == (
+        "rekognition.amazonaws.com"
+    )
+
+
+def test_each_function_gets_only_its_own_rekognition_action(resources: dict[str, Any]) -> None:
+    granted: dict[str, set[str]] = {logical: set() for logical in FUNCTIONS}
+    for logical, statement in policy_statements(resources):
+        if logical in granted:
+            granted[logical] |= {
+                a for a in as_list(statement["Action"]) if a.startswith("rekognition:")
+            }
+    assert granted == {
+        "StartRecognitionFunction": {"rekognition:StartCelebrityRecognition"},
+        "ProcessResultsFunction": {"rekognition:GetCelebrityRecognition"},
+        "EraseResultsFunction": set(),
+    }
+
+
+def test_buckets_are_private_encrypted_and_tls_only(resources: dict[str, Any]) -> None:
+    bucket_policies = {
+        r["Properties"]["Bucket"]["Ref"]: r["Properties"]["PolicyDocument"]
+        for r in of_type(resources, "AWS::S3::BucketPolicy").values()
+    }
+    for logical, bucket in of_type(resources, "AWS::S3::Bucket").items():
+        props = bucket["Properties"]
+        assert set(props["PublicAccessBlockConfiguration"].values()) == {True}, logical
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], logical
+        denies = [s for s in bucket_policies[logical]["Statement"] if s["Effect"] == "Deny"]
+        assert any(
+            s["Condition"] == {"Bool": {"aws:SecureTransport": False}} and s["Principal"] == "*"
+            for s in denies
+        ), logical
+
+
+def test_archive_pages_expire_after_the_retention_parameter(resources: dict[str, Any]) -> None:
+    rules = resources["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"Ref": "ArchiveRetentionDays"} in [r.get("ExpirationInDays") for r in rules]
+
+
+# -- checks, outputs, local invoke ------------------------------------------------------------
+
+
+def test_every_checkov_skip_has_a_written_reason(resources: dict[str, Any]) -> None:
+    skips = [
+        (logical, skip)
+        for logical, res in resources.items()
+        for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips
+    for logical, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (logical, skip)
+        assert len(skip.get("comment", "").split()) >= 8, (logical, skip)
+
+
+def test_outputs_name_everything_the_cli_and_operators_need(doc: dict[str, Any]) -> None:
+    outputs = doc["Outputs"]
+    refs = {json.dumps(o["Value"]) for o in outputs.values()}
+    for logical in (
+        "VideosBucket",
+        "ArchiveBucket",
+        "ResultsTable",
+        "CompletionTopic",
+        *FUNCTIONS,
+        "StartFailuresQueue",
+        "ProcessFailuresQueue",
+        "EraseFailuresQueue",
+        "CompletionDeliveryDLQ",
+    ):
+        assert json.dumps({"Ref": logical}) in refs, logical
+    assert json.dumps({"Fn::GetAtt": ["RekognitionPublishRole", "Arn"]}) in refs
+
+
+def test_env_vars_file_sets_only_variables_the_template_declares(doc: dict[str, Any]) -> None:
+    # sam local invoke silently ignores variables a function does not declare.
+    env_file = json.loads((ROOT / "events/env.json").read_text())
+    model = cfn.load(TEMPLATE)
+    for section, values in env_file.items():
+        targets = FUNCTIONS if section == "Parameters" else (section,)
+        for logical in targets:
+            declared = set(model.function(logical).environment)
+            assert set(values) <= declared, (section, logical, set(values) - declared)
