@@ -4,13 +4,13 @@ test built from template.yaml's own key schema and GSIs, and a moto server for t
 S3 runs as a real HTTP moto server instead of `mock_aws`, so nothing intercepts the DynamoDB
 calls: they reach DynamoDB Local through an explicit endpoint.
 
-Test modules import the fixtures they use by name (pytest picks fixtures up from the module).
+Test modules load this file with `pytest_plugins = ["tests.integration.fixtures_local"]`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,12 @@ def create_table(client: Any, table: cfn.Table, name: str) -> None:
             TableName=name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
         )
+
+
+@pytest.fixture(scope="session")
+def create_template_table(stack_model: cfn.StackModel) -> Callable[[Any, str], None]:
+    """create(client, name): the template's table on any engine (DynamoDB Local or moto)."""
+    return lambda client, name: create_table(client, stack_model.table, name)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ asserted too, so a moto upgrade that changes either side shows up here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -16,13 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from cameo_stack import template as cfn
-from tests.integration.fixtures_local import (  # noqa: F401 (fixtures)
-    create_table,
-    ddb,
-    table_name,
-)
-
+# Fixtures (ddb, table_name, ...) live in fixtures_local, next to conftest.py's DynamoDB Local.
+pytest_plugins = ["tests.integration.fixtures_local"]
 pytestmark = pytest.mark.integration
 
 # DynamoDB's item size counts attribute names and values (UTF-8), plus 1 byte per list element
@@ -50,11 +45,11 @@ def validation_message(call: Any) -> str:
 
 
 @pytest.fixture
-def moto_ddb(stack_model: cfn.StackModel, table_name: str) -> Iterator[Any]:
+def moto_ddb(create_template_table: Callable[[Any, str], None], table_name: str) -> Iterator[Any]:
     """moto's DynamoDB with the same table (same name, same template schema)."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, stack_model.table, table_name)
+        create_template_table(client, table_name)
         yield client
 
 
