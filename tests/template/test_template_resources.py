@@ -430,3 +430,20 @@ def test_env_vars_file_sets_only_variables_the_template_declares(doc: dict[str, 
         for logical in targets:
             declared = set(model.function(logical).environment)
             assert set(values) <= declared, (section, logical, set(values) - declared)
+
+
+def test_deployment_docs_and_samconfig_point_at_existing_files() -> None:
+    docs = (ROOT / "docs/aws.md").read_text()
+    named = set(re.findall(r"events/[\w.-]+\.json", docs))
+    assert len(named) >= 10
+    missing = sorted(name for name in named if not (ROOT / name).is_file())
+    assert not missing
+    samconfig = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    invoke = samconfig["default"]["local_invoke"]["parameters"]
+    assert (ROOT / invoke["env_vars"]).is_file()
+    deploy = samconfig["default"]["deploy"]["parameters"]
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["resolve_s3"] is True
+    # Functions named in the docs' commands exist in the template.
+    template_functions = set(FUNCTIONS)
+    assert set(re.findall(r"sam local invoke (\w+)", docs)) <= template_functions
