@@ -1,0 +1,209 @@
+"""The results and erase paths end to end on DynamoDB Local: the real process_results handler
+(Powertools idempotency records included) with Rekognition behind botocore's Stubber and the
+archive bucket on a moto server."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from cameo_core.adapters.archive import RawArchive
+from cameo_core.adapters.table import ResultsTable
+from cameo_core.clients import RETRY_CONFIG
+from cameo_core.config import Tuning
+from cameo_core.erase import erase_video
+from cameo_core.keys import VideoRef, sequencer_order
+from cameo_core.results import finish_success, write_results
+from cameo_stack import template as cfn
+
+pytest_plugins = ["tests.integration.fixtures_local"]
+pytestmark = pytest.mark.integration
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "cameo-process-results"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cameo-pr"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
+    log_group_name: str = "/aws/lambda/cameo-process-results"
+    log_stream_name: str = "2026/11/20/[$LATEST]abc"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def detection(ts: int, cid: str, name: str) -> dict[str, Any]:
+    return {
+        "Timestamp": ts,
+        "Celebrity": {
+            "Id": cid,
+            "Name": name,
+            "Urls": [f"www.wikidata.org/wiki/{cid}"],
+            "Confidence": 97.5,
+            "KnownGender": {"Type": "Male"},
+            "BoundingBox": {"Width": 0.1, "Height": 0.2, "Left": 0.3, "Top": 0.4},
+        },
+    }
+
+
+@pytest.fixture
+def sns_event() -> dict[str, Any]:
+    return json.loads((EVENTS / "sns_succeeded.json").read_text())  # type: ignore[no-any-return]
+
+
+def completion(event: dict[str, Any]) -> tuple[VideoRef, str]:
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    return VideoRef(message["Video"]["S3Bucket"], message["Video"]["S3ObjectName"]), message[
+        "JobId"
+    ]
+
+
+@pytest.fixture
+def rekognition() -> Iterator[Stubber]:
+    client = boto3.client("rekognition", region_name="us-east-1", config=RETRY_CONFIG)
+    with Stubber(client) as stubber:
+        yield stubber
+    stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def results_app(
+    stack_model: cfn.StackModel,
+    table_name: str,
+    archive: RawArchive,
+    dynamodb_endpoint: str,
+    s3_server: Any,
+    rekognition: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """functions/process_results/app.py imported with the template's environment, pointed at
+    DynamoDB Local and the moto server through boto3's standard endpoint variables."""
+    for key, value in stack_model.function("process_results").environment.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TABLE_NAME", table_name)
+    monkeypatch.setenv("ARCHIVE_BUCKET", archive.bucket)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint)
+
+    def route(service: str) -> Any:
+        if service == "rekognition":
+            return rekognition.client
+        return boto3.client(service, region_name="us-east-1", config=RETRY_CONFIG)
+
+    monkeypatch.setattr("cameo_core.results.client", route)
+    module = importlib.import_module("functions.process_results.app")
+    return importlib.reload(module)  # CONFIG and the idempotency store read this environment
+
+
+def test_duplicate_completion_is_processed_once_through_an_idempotency_record(
+    results_app: Any,
+    rekognition: Stubber,
+    sns_event: dict[str, Any],
+    table: ResultsTable,
+    archive: RawArchive,
+) -> None:
+    video, job_id = completion(sns_event)
+    table.record_upload(
+        video, {"status": "SUBMITTED", "job_id": job_id, "sequencer_order": sequencer_order("0A")}
+    )
+    # Two pages; the Stubber has exactly these, so a second paging would fail the test.
+    first = {
+        "JobStatus": "SUCCEEDED",
+        "NextToken": "page-2",
+        "Celebrities": [
+            detection(0, "ann", "Ann Lee"),
+            detection(1_000, "ann", "Ann Lee"),
+        ],
+    }
+    second = {
+        "JobStatus": "SUCCEEDED",
+        "Celebrities": [
+            detection(1_500, "ann", "Ann Lee"),
+            detection(9_000, "ann", "Ann Lee"),
+        ],
+    }
+    base = {"JobId": job_id, "MaxResults": 1000, "SortBy": "TIMESTAMP"}
+    rekognition.add_response("get_celebrity_recognition", first, base)
+    rekognition.add_response("get_celebrity_recognition", second, {**base, "NextToken": "page-2"})
+
+    once = results_app.lambda_handler(sns_event, FakeContext())
+    again = results_app.lambda_handler(sns_event, FakeContext())
+
+    assert again == once
+    [outcome] = once["completions"]
+    assert (outcome["status"], outcome["appearances"], outcome["pages"]) == ("SUCCEEDED", 2, 2)
+    spans = [(a["start_ms"], a["end_ms"], a["detections"]) for a in table.appearances(video)]
+    assert spans == [(0, 1_500, 3), (9_000, 9_000, 1)]
+    assert len(list(archive.pages(video, job_id))) == 2
+    records = table._client.scan(
+        TableName=table.name,
+        FilterExpression="begins_with(pk, :prefix)",
+        ExpressionAttributeValues={":prefix": {"S": "idempotency#"}},
+    )["Items"]
+    assert [r["status"]["S"] for r in records] == ["COMPLETED"]
+    assert "expiration" in records[0]  # the table's TTL attribute cleans records up
+
+
+def test_erase_removes_results_and_archive_and_leaves_a_tombstone(
+    table: ResultsTable, archive: RawArchive
+) -> None:
+    video = VideoRef("cameo-videos-example", "erase me.mp4")
+    table.record_upload(
+        video, {"status": "SUBMITTED", "job_id": "job-1", "sequencer_order": sequencer_order("1")}
+    )
+    pages = [{"Celebrities": [detection(0, "ann", "Ann Lee"), detection(5_000, "bob", "Bob")]}]
+    for index, page in enumerate(pages, start=1):
+        archive.put_page(video, "job-1", index, page)
+    result = write_results(video, "job-1", lambda: iter(pages), table, Tuning())
+    finish_success(video, "job-1", result, table)
+    survivor = VideoRef("cameo-videos-example", "keep me.mp4")
+    with table.writer() as writer:
+        writer.put({"pk": survivor.pk, "sk": "APPEARANCE#x", "job_id": "j"})
+
+    outcome = erase_video(video, table, archive)
+
+    assert (outcome.items_deleted, outcome.pages_deleted) == (4, 1)  # 2 appearances, 2 summaries
+    assert list(table.appearances(video)) == []
+    assert list(table.summaries(video)) == []
+    assert list(table.videos_for_celebrity("ann")) == []
+    assert list(archive.pages(video, "job-1")) == []
+    tombstone = table.get_video(video)
+    assert tombstone is not None
+    assert tombstone["status"] == "ERASED"
+    assert "job_id" not in tombstone and "appearance_count" not in tombstone
+    assert [a["sk"] for a in table.appearances(survivor)] == ["APPEARANCE#x"]
+
+
+def test_a_completion_arriving_after_erase_writes_nothing(
+    results_app: Any,
+    rekognition: Stubber,
+    sns_event: dict[str, Any],
+    table: ResultsTable,
+    archive: RawArchive,
+) -> None:
+    video, job_id = completion(sns_event)
+    table.record_upload(
+        video, {"status": "SUBMITTED", "job_id": job_id, "sequencer_order": sequencer_order("0A")}
+    )
+    erase_video(video, table, archive)
+
+    [outcome] = results_app.lambda_handler(sns_event, FakeContext())["completions"]
+
+    # No Rekognition response was queued: the stale job was not even paged.
+    assert outcome["status"] == "IGNORED"
+    assert list(table.appearances(video)) == []
+    tombstone = table.get_video(video)
+    assert tombstone is not None
+    assert tombstone["status"] == "ERASED"
