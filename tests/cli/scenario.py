@@ -1,0 +1,171 @@
+"""The CLI tests' world: five videos whose results are written by cameo_core's own code path
+(record_upload -> process_completion, which also archives the raw pages)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from typer.testing import Result
+
+from cameo_core.adapters.archive import RawArchive
+from cameo_core.adapters.table import ResultsTable
+from cameo_core.config import Tuning
+from cameo_core.keys import VideoRef, sequencer_order
+from cameo_core.results import API, Completion, process_completion
+
+BUCKET = "cameo-videos-local"
+VIDEO_A = VideoRef(BUCKET, "clips/red carpet é.mp4")  # spaces and unicode, not URL-encoded
+VIDEO_B = VideoRef(BUCKET, "news.mov")
+VIDEO_C = VideoRef(BUCKET, "other evans.avi")
+BROKEN = VideoRef(BUCKET, "broken.avi")
+PENDING = VideoRef(BUCKET, "pending.mp4")
+
+BEZOS, SWIFT = "1SK7cR8M", "3Ir0du6"
+EVANS_1, EVANS_2 = "2RN5fZ3", "4xQ9kL1"  # two people Rekognition calls "Chris Evans"
+METADATA = {
+    "Codec": "h264",
+    "DurationMillis": 65_000,
+    "Format": "QuickTime / MOV",
+    "FrameRate": 25.0,
+    "FrameHeight": 360,
+    "FrameWidth": 640,
+}
+FAILURE_REASON = "Unsupported codec: the video could not be decoded"
+
+
+def detection(ts: int, cid: str, name: str, confidence: float = 99.0) -> dict[str, Any]:
+    return {
+        "Timestamp": ts,
+        "Celebrity": {
+            "Id": cid,
+            "Name": name,
+            "Urls": [f"www.wikidata.org/wiki/{cid}"],
+            "Confidence": confidence,
+            "KnownGender": {"Type": "Female" if cid == SWIFT else "Male"},
+            "Face": {
+                "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.1},
+                "Confidence": 99.9,
+            },
+        },
+    }
+
+
+def page(celebrities: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"JobStatus": "SUCCEEDED", "VideoMetadata": METADATA, "Celebrities": celebrities}
+
+
+# With the default 2000 ms gap and 80% floor, VIDEO_A holds exactly:
+#   Bezos 0:00:01.000-0:00:02.000 (3 detections), Swift 0:00:03.000-0:00:04.000 (3; the 50%
+#   detection at 5 s is dropped), Bezos 0:00:10.000-0:00:10.500 (2).
+PAGES_A = [
+    page(
+        [
+            detection(1000, BEZOS, "Jeff Bezos", 99.5),
+            detection(1500, BEZOS, "Jeff Bezos", 98.0),
+            detection(2000, BEZOS, "Jeff Bezos", 97.25),
+            detection(3000, SWIFT, "Taylor Swift", 96.0),
+            detection(3500, SWIFT, "Taylor Swift", 99.75),
+        ]
+    ),
+    page(
+        [
+            detection(4000, SWIFT, "Taylor Swift", 95.0),
+            detection(5000, SWIFT, "Taylor Swift", 50.0),
+            detection(10000, BEZOS, "Jeff Bezos", 91.0),
+            detection(10500, BEZOS, "Jeff Bezos", 93.0),
+        ]
+    ),
+]
+# VIDEO_B: Bezos 0:01:00.000-0:01:01.000 and Evans #1 0:01:00.500-0:01:02.000 overlap.
+PAGES_B = [
+    page(
+        [
+            detection(60000, BEZOS, "Jeff Bezos"),
+            detection(60500, EVANS_1, "Chris Evans"),
+            detection(61000, BEZOS, "Jeff Bezos"),
+            detection(62000, EVANS_1, "Chris Evans"),
+        ]
+    )
+]
+PAGES_C = [page([detection(0, EVANS_2, "Chris Evans"), detection(500, EVANS_2, "Chris Evans")])]
+
+
+@dataclass
+class ArchivedJobs:
+    """Stands in for CelebrityJobs (moto has no celebrity APIs): serves prepared pages."""
+
+    pages_by_job: dict[str, list[dict[str, Any]]]
+    status_messages: dict[str, str] = field(default_factory=dict)
+
+    def pages(self, job_id: str) -> Iterable[dict[str, Any]]:
+        yield from self.pages_by_job[job_id]
+
+    def status_message(self, job_id: str) -> str | None:
+        return self.status_messages.get(job_id)
+
+
+@dataclass
+class World:
+    table: ResultsTable
+    archive: RawArchive
+    table_name: str
+    archive_bucket: str
+
+    def submit(self, video: VideoRef, job_id: str) -> None:
+        recorded = self.table.record_upload(
+            video,
+            {
+                "status": "SUBMITTED",
+                "job_id": job_id,
+                "size": 1234,
+                "etag": "9b2cf535f27731c974343645a3985328",
+                "sequencer": "0A1B2C3D4E5F",
+                "sequencer_order": sequencer_order("0A1B2C3D4E5F"),
+                "submitted_at": "2026-01-02T03:04:05.000+00:00",
+            },
+        )
+        assert recorded
+
+    def complete(
+        self,
+        video: VideoRef,
+        job_id: str,
+        pages: list[dict[str, Any]],
+        status: str = "SUCCEEDED",
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        self.submit(video, job_id)
+        jobs = ArchivedJobs({job_id: pages}, {job_id: reason} if reason else {})
+        outcome = process_completion(
+            Completion(job_id=job_id, status=status, api=API, video=video),
+            jobs,  # type: ignore[arg-type]
+            self.table,
+            self.archive,
+            Tuning(),
+        )
+        assert outcome.status == status
+        return outcome.as_dict()
+
+
+@dataclass
+class Spy:
+    """Every boto3 client made and every API call sent, in order."""
+
+    services: list[str] = field(default_factory=list)
+    calls: list[tuple[str, str | None]] = field(default_factory=list)  # (operation, IndexName)
+
+    def clear(self) -> None:
+        self.services.clear()
+        self.calls.clear()
+
+    @property
+    def operations(self) -> list[str]:
+        return [operation for operation, _ in self.calls]
+
+
+def json_out(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
