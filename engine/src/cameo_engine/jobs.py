@@ -107,7 +107,8 @@ def _tree_signature(root: Path) -> tuple[float, ...]:
         return ()
     stamps = [root.stat().st_mtime]
     for child in sorted(root.iterdir()):
-        if child.is_dir():
+        # Dot folders hold the gallery's own embedding cache, which loading rewrites.
+        if child.is_dir() and not child.name.startswith("."):
             stamps.append(child.stat().st_mtime)
             stamps.extend(f.stat().st_mtime for f in sorted(child.iterdir()) if f.is_file())
     return tuple(stamps)
@@ -125,11 +126,11 @@ class GalleryProvider:
 
     def get(self) -> GalleryLike:
         with self._lock:
-            signature = _tree_signature(self._root)
-            if self._gallery is None or signature != self._signature:
+            if self._gallery is None or _tree_signature(self._root) != self._signature:
                 log.info("loading gallery from %s", self._root)
                 self._gallery = self._backend.load_gallery(self._root)
-                self._signature = signature
+                # Taken after loading: loading may create the folder or its cache.
+                self._signature = _tree_signature(self._root)
             return self._gallery
 
 
@@ -150,8 +151,16 @@ def completion_message(job: Job) -> dict[str, Any]:
     return message
 
 
-class Interrupted(Exception):
-    """Raised inside a job (from its progress callback) when the engine shuts down."""
+class Interrupted(BaseException):
+    """Raised inside a job (from its progress callback) when the engine shuts down.
+
+    A BaseException, like asyncio.CancelledError: the core deliberately swallows ordinary
+    exceptions from progress callbacks, and a cancellation must get through.
+    """
+
+
+class _DownloadAborted(Exception):
+    pass
 
 
 # -- the runner ------------------------------------------------------------------------
@@ -285,14 +294,17 @@ class JobRunner:
         extra = {"VersionId": job.version} if job.version else None
 
         def abort_on_shutdown(_bytes: int) -> None:
+            # s3transfer relays Exceptions from callbacks (not BaseExceptions) to the caller.
             if self._stopping.is_set():
-                raise Interrupted
+                raise _DownloadAborted
 
         try:
             with video.open("wb") as out:
                 self._s3.download_fileobj(
                     job.bucket, job.name, out, ExtraArgs=extra, Callback=abort_on_shutdown
                 )
+        except _DownloadAborted:
+            raise Interrupted from None
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             return (
