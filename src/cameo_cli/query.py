@@ -184,10 +184,19 @@ def _print_json(document: Mapping[str, Any]) -> None:
 # -- JSON views (the documented contract) -----------------------------------------------------
 
 
+def _float(value: Any) -> float | None:
+    # DynamoDB hands back 99 for 99.0; JSON readers should always see a float here.
+    return None if value is None else float(value)
+
+
 def appearance_view(item: Mapping[str, Any]) -> dict[str, Any]:
     view = {name: item.get(name) for name in APPEARANCE_FIELDS}
     view["duration_ms"] = int(item["end_ms"]) - int(item["start_ms"])
+    view["max_confidence"] = _float(item.get("max_confidence"))
+    view["mean_confidence"] = _float(item.get("mean_confidence"))
     view["urls"] = list(item.get("urls") or [])
+    box = item.get("bounding_box")
+    view["bounding_box"] = {k: float(v) for k, v in box.items()} if box else None
     return view
 
 
@@ -209,7 +218,7 @@ def celebrity_view(celebrity_id: str, summaries: list[Mapping[str, Any]]) -> dic
                 "appearances": s.get("appearances"),
                 "first_seen_ms": s.get("first_seen_ms"),
                 "last_seen_ms": s.get("last_seen_ms"),
-                "best_confidence": s.get("best_confidence"),
+                "best_confidence": _float(s.get("best_confidence")),
             }
             for s in summaries
         ),

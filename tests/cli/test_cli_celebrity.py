@@ -29,6 +29,8 @@ def test_celebrity_by_id_queries_the_by_celebrity_index(cli, seeded, spy) -> Non
 
     document = json_out(cli("celebrity", BEZOS, "--json"))
 
+    # Stored as Decimal('99'); the contract says confidences are JSON floats.
+    assert isinstance(document["videos"][1]["best_confidence"], float)
     assert document == {
         "celebrity_id": BEZOS,
         "name": "Jeff Bezos",
