@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.cli.scenario import BEZOS, BROKEN, SWIFT, VIDEO_A, json_out
 
 
@@ -48,11 +46,6 @@ def test_reprocess_reads_the_archive_bucket_from_the_environment(cli, seeded, mo
     assert "re-normalized from 2 archived page(s): 3 appearance(s)" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cameo_core.results.reprocess keeps the same job's items written under the old"
-    " tuning (finish_success only deletes other jobs' items); lead to fix in the layer",
-)
 def test_reprocess_with_a_wider_gap_merges_appearances(cli, seeded) -> None:
     result = cli(
         "reprocess",

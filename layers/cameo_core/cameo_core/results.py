@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.rekognition import CelebrityJobs
-from cameo_core.adapters.table import ResultsTable
+from cameo_core.adapters.table import BatchWriter, ResultsTable
 from cameo_core.clients import client
 from cameo_core.config import ResultsConfig, Tuning
 from cameo_core.errors import PaginationExpired, ResultsExpired, RetryableError
@@ -125,6 +125,23 @@ def summary_item(video: VideoRef, job_id: str, summary: CelebritySummary) -> dic
 PageSource = Callable[[], Iterable[dict[str, Any]]]
 
 
+class _KeyTrackingWriter:
+    """A BatchWriter that can remember the sort keys it wrote (for reprocessing)."""
+
+    def __init__(self, writer: BatchWriter, track: bool) -> None:
+        self._writer = writer
+        self._track = track
+        self.written: set[str] = set()
+
+    def put(self, item: dict[str, Any]) -> None:
+        if self._track:
+            self.written.add(item["sk"])
+        self._writer.put(item)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+
 @dataclass(frozen=True)
 class Normalized:
     appearances: int
@@ -132,6 +149,7 @@ class Normalized:
     detections: int
     pages: int
     video_metadata: Mapping[str, Any] | None
+    written: frozenset[str] = frozenset()  # sort keys, only when asked to track them
 
 
 def write_results(
@@ -141,6 +159,7 @@ def write_results(
     table: ResultsTable,
     tuning: Tuning,
     on_page: Callable[[int, dict[str, Any]], None] | None = None,
+    track_keys: bool = False,
 ) -> Normalized:
     """Stream pages -> appearances -> table. Restarts from page 1 when the token expires;
     deterministic keys make the second pass overwrite the first."""
@@ -150,14 +169,15 @@ def write_results(
         appearances = 0
         metadata: Mapping[str, Any] | None = None
         index = 0
-        writer = table.writer()
+        writer = _KeyTrackingWriter(table.writer(), track_keys)
+        put = writer.put
         try:
             for index, page in enumerate(pages(), start=1):
                 if on_page:
                     on_page(index, page)
                 metadata = page.get("VideoMetadata") or metadata
                 for appearance in builder.feed(page.get("Celebrities") or []):
-                    writer.put(appearance_item(video, job_id, appearance))
+                    put(appearance_item(video, job_id, appearance))
                     summaries.add(appearance)
                     appearances += 1
         except PaginationExpired:
@@ -167,11 +187,11 @@ def write_results(
             metrics.add_metric(name="PaginationRestarts", unit=MetricUnit.Count, value=1)
             continue
         for appearance in builder.close():
-            writer.put(appearance_item(video, job_id, appearance))
+            put(appearance_item(video, job_id, appearance))
             summaries.add(appearance)
             appearances += 1
         for summary in summaries:
-            writer.put(summary_item(video, job_id, summary))
+            put(summary_item(video, job_id, summary))
         writer.flush()
         return Normalized(
             appearances=appearances,
@@ -179,6 +199,7 @@ def write_results(
             detections=builder.detections_used,
             pages=index,
             video_metadata=metadata,
+            written=frozenset(writer.written),
         )
     raise AssertionError("unreachable")
 
@@ -289,7 +310,15 @@ def reprocess(video: VideoRef, table: ResultsTable, archive: RawArchive, tuning:
     job_id = str(current["job_id"])
     if next(iter(archive.pages(video, job_id)), None) is None:
         raise LookupError(f"no archived pages for {video.uri} job {job_id}")
-    result = write_results(video, job_id, lambda: archive.pages(video, job_id), table, tuning)
+    result = write_results(
+        video, job_id, lambda: archive.pages(video, job_id), table, tuning, track_keys=True
+    )
+    # New tuning can split or merge appearances differently: what this pass did not write is
+    # a leftover of the previous normalization of the same job.
+    with table.writer() as writer:
+        for item in table.result_keys(video):
+            if item["sk"] not in result.written:
+                writer.delete(item["pk"], item["sk"])
     finish_success(video, job_id, result, table)
     return Outcome(
         video.uri,
