@@ -78,12 +78,12 @@ class CoreBackend:
     def load_gallery(self, root: Path) -> GalleryLike:
         from cameo_engine.gallery import Gallery
 
-        return Gallery.load(root)  # type: ignore[no-any-return]
+        return Gallery.load(root)
 
     def analyze_video(
         self,
         path: Path,
-        gallery: GalleryLike,
+        gallery: Any,  # the core's Gallery, which load_gallery returned
         *,
         sample_fps: float,
         processes: int,
@@ -91,14 +91,14 @@ class CoreBackend:
     ) -> AnalysisLike:
         from cameo_engine.recognition import analyze_video
 
-        return analyze_video(  # type: ignore[no-any-return]
+        return analyze_video(
             path, gallery, sample_fps=sample_fps, processes=processes, progress=progress
         )
 
-    def recognize_image(self, data: bytes, gallery: GalleryLike) -> dict[str, Any]:
+    def recognize_image(self, data: bytes, gallery: Any) -> dict[str, Any]:
         from cameo_engine.recognition import recognize_image
 
-        return recognize_image(data, gallery)  # type: ignore[no-any-return]
+        return recognize_image(data, gallery)
 
 
 def _tree_signature(root: Path) -> tuple[float, ...]:

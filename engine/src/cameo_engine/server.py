@@ -405,7 +405,7 @@ class EngineApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         response = self._route(request)
-        return response(environ, start_response)  # type: ignore[no-any-return]
+        return response(environ, start_response)
 
     def _route(self, request: Request) -> Response:
         path, method = request.path.rstrip("/") or "/", request.method

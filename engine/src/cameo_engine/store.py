@@ -209,7 +209,7 @@ class Store:
         if status is not None:
             sql += " WHERE status = ?"
             args.append(status)
-        sql += " ORDER BY created_at DESC, job_id"
+        sql += " ORDER BY rowid DESC"  # newest first; rowid is the submission order
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -221,7 +221,7 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM jobs WHERE status != ? AND notified = 0"
-                " AND sns_topic_arn IS NOT NULL ORDER BY created_at",
+                " AND sns_topic_arn IS NOT NULL ORDER BY rowid",
                 (IN_PROGRESS,),
             ).fetchall()
         return [Job._from_row(r) for r in rows]
