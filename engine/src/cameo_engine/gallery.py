@@ -196,7 +196,10 @@ class Gallery:
                 if photos[person.id] == 0:
                     warnings.append(f"{person.name}: no usable photo, so never recognised")
             # Keep only photos still in the gallery: a removed person's face data goes too.
-            self._write_cache({k: v for k, v in cache.items() if k in self._seen})
+            # Written only on change, so that watchers of the folder see a stable tree.
+            kept = {k: v for k, v in cache.items() if k in self._seen}
+            if kept != self._read_cache() or not self._cache_path().is_file():
+                self._write_cache(kept)
             self.people = people
             self._by_id = {p.id: p for p in people}
             self._photos = photos

@@ -56,12 +56,16 @@ FACE_SCALE = 0.25  # margin 0 (the detector's own threshold) -> 88.1, 0.5 -> 98.
 # Anthropometric ratios to the distance between the eye centres, for the 5-point pose estimate.
 NOSE_DEPTH = 0.5
 NOSE_DROP = 0.76  # frontal eye-line-to-nose-base drop, measured on the frontal test photos
-MIN_CHUNK_S = 8.0
-MAX_CHUNK_S = 60.0
+MIN_CHUNK_S = 5.0
+TARGET_CHUNK_S = 30.0
 
 
-class InvalidImageError(ValueError):
-    """RecognizeCelebrities got bytes that are not a decodable JPEG or PNG image."""
+class InvalidImageError(VideoDecodeError):
+    """RecognizeCelebrities got bytes that are not a decodable JPEG or PNG image.
+
+    A VideoDecodeError subclass so that callers mapping undecodable media to a client error
+    (the server's InvalidImageFormatException) cover images without another except clause.
+    """
 
 
 def _logistic(x: float) -> float:
@@ -230,15 +234,15 @@ def _chunks(info: VideoInfo, processes: int, sample_fps: float) -> list[tuple[fl
     if processes <= 1 or not info.duration_ms:
         return [(0.0, math.inf)]
     duration = info.duration_ms / 1000.0
-    # A few chunks per process balance the load; each chunk costs a seek and re-embedding the
-    # faces on screen, so not too short. Boundaries sit on the sampling grid.
-    length = min(MAX_CHUNK_S, max(MIN_CHUNK_S, duration / (processes * 3)))
-    count = max(1, round(duration / length))
-    if count == 1:
+    if duration < 2 * MIN_CHUNK_S:
         return [(0.0, math.inf)]
+    # Every chunk costs a seek and re-embedding the faces on screen, so chunks are long; their
+    # number is a multiple of the process count so that no process idles at the end.
+    rounds = max(1, round(duration / (processes * TARGET_CHUNK_S)))
+    count = processes * rounds
     step = 1.0 / sample_fps
     bounds = [round(duration * i / count / step) * step for i in range(count)]
-    return [(a, b) for a, b in itertools.pairwise(bounds)] + [(bounds[-1], math.inf)]
+    return [*itertools.pairwise(bounds), (bounds[-1], math.inf)]
 
 
 def analyze_video(

@@ -15,6 +15,7 @@ written down below, carried through the same transform as the pixels.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import subprocess
@@ -56,6 +57,11 @@ PHOTOS: dict[str, SourcePhoto] = {
 # Which photos enroll each person in the test gallery, and which ones the videos show. Obama's
 # video photo is not one of his enrolment photos; Collins and Biden have only one photo each.
 ENROLL = {OBAMA: ["obama", "obama2"], COLLINS: ["collins"], BIDEN: ["biden"]}
+PERSON_META = {
+    OBAMA: {"Urls": ["en.wikipedia.org/wiki/Barack_Obama"], "KnownGender": "Male"},
+    BIDEN: {"Urls": ["en.wikipedia.org/wiki/Joe_Biden"], "KnownGender": "Male"},
+    COLLINS: {"Urls": ["en.wikipedia.org/wiki/Eileen_Collins"], "KnownGender": "Female"},
+}
 
 
 def default_cache_dir() -> Path:
@@ -224,8 +230,7 @@ class Scene:
             # A sprite drawn later hides what it covers: such a face is not "fully in frame".
             oval = (ox + side * 0.15, oy + side * 0.1, ox + side * 0.85, oy + side * 0.95)
             faces = [
-                FaceTruth(f.person, f.box, f.inside and _overlap(f.box, oval) < 0.05)
-                for f in faces
+                FaceTruth(f.person, f.box, f.inside and _overlap(f.box, oval) < 0.05) for f in faces
             ]
             faces.append(FaceTruth(sprite.person, box, inside))
         return frame, faces
@@ -370,6 +375,7 @@ def make_gallery(root: Path, people: Sequence[str], cache_dir: Path | None = Non
         for key in ENROLL[person]:
             src = photos / PHOTOS[key].file
             (folder / src.name).write_bytes(src.read_bytes())
+        (folder / "person.json").write_text(json.dumps(PERSON_META[person], indent=2) + "\n")
     return root
 
 

@@ -30,8 +30,8 @@ from cameo_engine.video import SampledFrame
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    reverify_s: float = 2.0
-    small_scan_s: float = 1.0  # 0 disables the periodic upsampled full-frame scan
+    reverify_s: float = 4.0
+    small_scan_s: float = 2.0  # 0 disables the periodic upsampled full-frame scan
     small_face_px: float = 90.0  # tracked faces narrower than this are searched upsampled
     min_appearance_ncc: float = 0.8
     regrow_ratio: float = 1.5
@@ -122,26 +122,26 @@ class FrameAnalyzer:
 
     def _detect(self, gray: Gray, t: float, sample_index: int) -> list[Detection]:
         cfg = self.config
-        dets = self.models.detect(gray, 0)
         h, w = gray.shape
         if cfg.small_scan_s > 0 and t - self._last_scan_s >= cfg.small_scan_s - 1e-6:
+            # The upsampled pyramid includes every scale of the plain one: one pass suffices.
             self._last_scan_s = t
-            dets += self.models.detect(gray, 1)
-        else:
-            for track in self.tracks:
-                if track.last_sample < sample_index - cfg.max_gap_samples:
-                    continue
-                d = track.det
-                if d.width >= cfg.small_face_px or any(x.iou(d) >= cfg.match_iou for x in dets):
-                    continue
-                # Search an area three faces wide around the small face, upsampled.
-                m = d.width
-                x0, y0 = max(0, int(d.left - m)), max(0, int(d.top - m))
-                x1, y1 = min(w, int(d.right + m)), min(h, int(d.bottom + m))
-                if x1 - x0 < 16 or y1 - y0 < 16:
-                    continue
-                roi = np.ascontiguousarray(gray[y0:y1, x0:x1])
-                dets += self.models.detect(roi, 1, offset=(x0, y0))
+            return _nms(self.models.detect(gray, 1))
+        dets = self.models.detect(gray, 0)
+        for track in self.tracks:
+            if track.last_sample < sample_index - cfg.max_gap_samples:
+                continue
+            d = track.det
+            if d.width >= cfg.small_face_px or any(x.iou(d) >= cfg.match_iou for x in dets):
+                continue
+            # Search an area three faces wide around the small face, upsampled.
+            m = d.width
+            x0, y0 = max(0, int(d.left - m)), max(0, int(d.top - m))
+            x1, y1 = min(w, int(d.right + m)), min(h, int(d.bottom + m))
+            if x1 - x0 < 16 or y1 - y0 < 16:
+                continue
+            roi = np.ascontiguousarray(gray[y0:y1, x0:x1])
+            dets += self.models.detect(roi, 1, offset=(x0, y0))
         return _nms(dets)
 
     # -------------------------------------------------------------- identity
@@ -187,7 +187,9 @@ class FrameAnalyzer:
                 or det.width > cfg.regrow_ratio * track.embedded_width
                 or t - track.embedded_at >= cfg.reverify_s - 1e-6
             )
-            if embed:
+            if embed and not self.owners:  # empty gallery: nobody to name, skip the ResNet
+                track = _Track(det, -1, math.inf, chip, t, det.width, sample.index)
+            elif embed:
                 embedding = self.models.embed(sample.rgb(), shape)
                 person, distance = self._identify(embedding)
                 self.stats.embeddings += 1

@@ -123,7 +123,7 @@ def _video_stream(container: Any) -> Any:
     stream = streams[0]
     ctx = stream.codec_context
     if ctx is None or not getattr(ctx, "name", None) or stream.codec_context.codec is None:
-        raise VideoDecodeError("unsupported video codec: no decoder available")
+        raise VideoDecodeError("unsupported video codec: FFmpeg has no decoder for this stream")
     return stream
 
 
@@ -223,7 +223,9 @@ def _sample(
         time_base = Fraction(stream.time_base)
         origin = Fraction(stream.start_time or 0) * time_base
         step = 1 / Fraction(sample_fps).limit_denominator(1001)
+        # Chunk bounds arrive as floats; compare as the same exact fractions on both sides.
         start = Fraction(start_s).limit_denominator(1_000_000)
+        end = Fraction(end_s).limit_denominator(1_000_000) if math.isfinite(end_s) else None
         seeking = seek and start_s > 0
         if seeking:
             # Land on a keyframe comfortably before the chunk so the frame preceding the
@@ -249,7 +251,7 @@ def _sample(
                     sampled = next_grid <= t
                 decoded += 1
                 prev_t = t
-                if t >= end_s:
+                if end is not None and t >= end:
                     break
                 if sampled and t >= start:
                     yield SampledFrame(
