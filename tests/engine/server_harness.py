@@ -206,7 +206,7 @@ class Aws:
 
 
 @pytest.fixture
-def aws(moto_endpoint: str) -> Aws:
+def moto_aws(moto_endpoint: str) -> Aws:
     def client(service: str) -> Any:
         return boto3.client(service, endpoint_url=moto_endpoint, region_name=REGION)
 

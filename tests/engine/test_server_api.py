@@ -17,10 +17,10 @@ from tests.engine.server_harness import (  # noqa: F401 - fixtures
     ROLE_ARN,
     Aws,
     EngineFactory,
-    aws,
     engine,
     engine_factory,
     fake_backend,
+    moto_aws,
     moto_endpoint,
     rekognition,
     rekognition_client,
@@ -42,9 +42,9 @@ def http(url: str, *, method: str = "GET", body: Any = None, headers: dict[str, 
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def finished_job(client: Any, aws: Aws, detections: int, key: str = "clip.mp4") -> str:
-    aws.put_video(key, video_script(detections=detections))
-    job_id = start_job(client, aws.bucket, key)
+def finished_job(client: Any, moto_aws: Aws, detections: int, key: str = "clip.mp4") -> str:
+    moto_aws.put_video(key, video_script(detections=detections))
+    job_id = start_job(client, moto_aws.bucket, key)
     assert wait_done(client, job_id)["JobStatus"] == "SUCCEEDED"
     return job_id
 
@@ -104,30 +104,30 @@ def test_malformed_requests_are_rejected(engine, target, payload, error):
 # -- StartCelebrityRecognition -------------------------------------------------------------
 
 
-def test_same_token_and_parameters_return_the_same_job(aws, rekognition, fake_backend, engine):
-    aws.put_video("a.mp4", video_script(detections=2))
-    first = start_job(rekognition, aws.bucket, "a.mp4", ClientRequestToken="tok-1", JobTag="t")
+def test_same_token_and_parameters_return_the_same_job(moto_aws, rekognition, fake_backend, engine):
+    moto_aws.put_video("a.mp4", video_script(detections=2))
+    first = start_job(rekognition, moto_aws.bucket, "a.mp4", ClientRequestToken="tok-1", JobTag="t")
     wait_done(rekognition, first)
-    again = start_job(rekognition, aws.bucket, "a.mp4", ClientRequestToken="tok-1", JobTag="t")
+    again = start_job(rekognition, moto_aws.bucket, "a.mp4", ClientRequestToken="tok-1", JobTag="t")
     assert again == first
     assert len(first) == 64
     assert len(fake_backend.analyzed) == 1  # the replay started no second analysis
 
 
-def test_same_token_with_other_parameters_raises_mismatch(aws, rekognition):
-    aws.put_video("a.mp4", video_script())
-    aws.put_video("b.mp4", video_script())
-    start_job(rekognition, aws.bucket, "a.mp4", ClientRequestToken="tok-2")
+def test_same_token_with_other_parameters_raises_mismatch(moto_aws, rekognition):
+    moto_aws.put_video("a.mp4", video_script())
+    moto_aws.put_video("b.mp4", video_script())
+    start_job(rekognition, moto_aws.bucket, "a.mp4", ClientRequestToken="tok-2")
     with pytest.raises(rekognition.exceptions.IdempotentParameterMismatchException):
-        start_job(rekognition, aws.bucket, "b.mp4", ClientRequestToken="tok-2")
+        start_job(rekognition, moto_aws.bucket, "b.mp4", ClientRequestToken="tok-2")
     with pytest.raises(rekognition.exceptions.IdempotentParameterMismatchException):
-        start_job(rekognition, aws.bucket, "a.mp4", ClientRequestToken="tok-2", JobTag="other")
+        start_job(rekognition, moto_aws.bucket, "a.mp4", ClientRequestToken="tok-2", JobTag="other")
 
 
-def test_without_token_each_call_starts_a_new_job(aws, rekognition):
-    aws.put_video("a.mp4", video_script())
-    assert start_job(rekognition, aws.bucket, "a.mp4") != start_job(
-        rekognition, aws.bucket, "a.mp4"
+def test_without_token_each_call_starts_a_new_job(moto_aws, rekognition):
+    moto_aws.put_video("a.mp4", video_script())
+    assert start_job(rekognition, moto_aws.bucket, "a.mp4") != start_job(
+        rekognition, moto_aws.bucket, "a.mp4"
     )
 
 
@@ -143,43 +143,43 @@ def test_without_token_each_call_starts_a_new_job(aws, rekognition):
     ],
     ids=["tag-pattern", "tag-length", "token-pattern", "token-length", "topic-arn", "no-role"],
 )
-def test_start_parameters_follow_the_service_model(aws, engine, extra):
-    aws.put_video("a.mp4", video_script())
+def test_start_parameters_follow_the_service_model(moto_aws, engine, extra):
+    moto_aws.put_video("a.mp4", video_script())
     # Server-side checks, so the client must not pre-empt them.
     client = rekognition_client(engine.endpoint_url, validate=False)
     with pytest.raises(client.exceptions.InvalidParameterException):
-        start_job(client, aws.bucket, "a.mp4", **extra)
+        start_job(client, moto_aws.bucket, "a.mp4", **extra)
 
 
-def test_job_tag_with_every_allowed_character_is_accepted(aws, rekognition):
-    aws.put_video("a.mp4", video_script())
+def test_job_tag_with_every_allowed_character_is_accepted(moto_aws, rekognition):
+    moto_aws.put_video("a.mp4", video_script())
     tag = "aZ09_.-:+=/"
-    job_id = start_job(rekognition, aws.bucket, "a.mp4", JobTag=tag)
+    job_id = start_job(rekognition, moto_aws.bucket, "a.mp4", JobTag=tag)
     assert wait_done(rekognition, job_id)["JobTag"] == tag
 
 
-def test_missing_object_or_bucket_raises_invalid_s3_object(aws, rekognition):
+def test_missing_object_or_bucket_raises_invalid_s3_object(moto_aws, rekognition):
     with pytest.raises(rekognition.exceptions.InvalidS3ObjectException):
-        start_job(rekognition, aws.bucket, "missing.mp4")
+        start_job(rekognition, moto_aws.bucket, "missing.mp4")
     with pytest.raises(rekognition.exceptions.InvalidS3ObjectException):
         start_job(rekognition, "no-such-bucket-cameo", "a.mp4")
 
 
-def test_video_over_the_size_limit_raises_video_too_large(aws, engine_factory: EngineFactory):
+def test_video_over_the_size_limit_raises_video_too_large(moto_aws, engine_factory: EngineFactory):
     engine = engine_factory(max_video_bytes=100)
     client = rekognition_client(engine.endpoint_url)
-    aws.put_video("big.mp4", b"x" * 101)
-    aws.put_video("ok.mp4", b"x" * 100)
+    moto_aws.put_video("big.mp4", b"x" * 101)
+    moto_aws.put_video("ok.mp4", b"x" * 100)
     with pytest.raises(client.exceptions.VideoTooLargeException):
-        start_job(client, aws.bucket, "big.mp4")
-    assert start_job(client, aws.bucket, "ok.mp4")
+        start_job(client, moto_aws.bucket, "big.mp4")
+    assert start_job(client, moto_aws.bucket, "ok.mp4")
 
 
 # -- GetCelebrityRecognition ---------------------------------------------------------------
 
 
-def test_pages_cover_every_detection_in_timestamp_order(aws, rekognition):
-    job_id = finished_job(rekognition, aws, detections=25)
+def test_pages_cover_every_detection_in_timestamp_order(moto_aws, rekognition):
+    job_id = finished_job(rekognition, moto_aws, detections=25)
     pages = all_pages(rekognition, job_id, MaxResults=10)
     assert [len(p["Celebrities"]) for p in pages] == [10, 10, 5]
     stamps = [c["Timestamp"] for p in pages for c in p["Celebrities"]]
@@ -187,11 +187,11 @@ def test_pages_cover_every_detection_in_timestamp_order(aws, rekognition):
     for page in pages:  # status and metadata on every page
         assert page["JobStatus"] == "SUCCEEDED"
         assert page["VideoMetadata"]["FrameWidth"] == 640
-        assert page["Video"] == {"S3Object": {"Bucket": aws.bucket, "Name": "clip.mp4"}}
+        assert page["Video"] == {"S3Object": {"Bucket": moto_aws.bucket, "Name": "clip.mp4"}}
 
 
-def test_next_tokens_are_stable_across_calls(aws, rekognition):
-    job_id = finished_job(rekognition, aws, detections=7)
+def test_next_tokens_are_stable_across_calls(moto_aws, rekognition):
+    job_id = finished_job(rekognition, moto_aws, detections=7)
     first = all_pages(rekognition, job_id, MaxResults=3)
     second = all_pages(rekognition, job_id, MaxResults=3)
     tokens = [p.get("NextToken") for p in first]
@@ -202,8 +202,8 @@ def test_next_tokens_are_stable_across_calls(aws, rekognition):
     assert again["Celebrities"] == first[1]["Celebrities"]
 
 
-def test_sort_by_id_groups_by_celebrity_then_time(aws, rekognition):
-    job_id = finished_job(rekognition, aws, detections=12)
+def test_sort_by_id_groups_by_celebrity_then_time(moto_aws, rekognition):
+    job_id = finished_job(rekognition, moto_aws, detections=12)
     by_id = [
         (c["Celebrity"]["Id"], c["Timestamp"])
         for p in all_pages(rekognition, job_id, SortBy="ID", MaxResults=5)
@@ -219,8 +219,8 @@ def test_sort_by_id_groups_by_celebrity_then_time(aws, rekognition):
     assert [t for _, t in by_time] == sorted(t for _, t in by_time)
 
 
-def test_max_results_over_1000_is_served_as_1000(aws, rekognition):
-    job_id = finished_job(rekognition, aws, detections=1003)
+def test_max_results_over_1000_is_served_as_1000(moto_aws, rekognition):
+    job_id = finished_job(rekognition, moto_aws, detections=1003)
     page = rekognition.get_celebrity_recognition(JobId=job_id, MaxResults=5000)
     assert len(page["Celebrities"]) == 1000
     default = rekognition.get_celebrity_recognition(JobId=job_id)
@@ -229,8 +229,10 @@ def test_max_results_over_1000_is_served_as_1000(aws, rekognition):
     assert len(rest["Celebrities"]) == 3 and "NextToken" not in rest
 
 
-def test_max_results_below_1_is_rejected_by_botocore_and_by_the_engine(aws, engine, rekognition):
-    job_id = finished_job(rekognition, aws, detections=1)
+def test_max_results_below_1_is_rejected_by_botocore_and_by_the_engine(
+    moto_aws, engine, rekognition
+):
+    job_id = finished_job(rekognition, moto_aws, detections=1)
     with pytest.raises(ParamValidationError):  # the model's min: 1, checked client side
         rekognition.get_celebrity_recognition(JobId=job_id, MaxResults=0)
     raw = rekognition_client(engine.endpoint_url, validate=False)
@@ -253,9 +255,9 @@ def test_unknown_job_raises_resource_not_found(rekognition):
         rekognition.get_celebrity_recognition(JobId="0" * 64)
 
 
-def test_foreign_or_forged_tokens_raise_invalid_pagination_token(aws, rekognition):
-    job_a = finished_job(rekognition, aws, detections=5, key="a.mp4")
-    job_b = finished_job(rekognition, aws, detections=5, key="b.mp4")
+def test_foreign_or_forged_tokens_raise_invalid_pagination_token(moto_aws, rekognition):
+    job_a = finished_job(rekognition, moto_aws, detections=5, key="a.mp4")
+    job_b = finished_job(rekognition, moto_aws, detections=5, key="b.mp4")
     token_a = rekognition.get_celebrity_recognition(JobId=job_a, MaxResults=2)["NextToken"]
     bad = rekognition.exceptions.InvalidPaginationTokenException
     with pytest.raises(bad):  # another job's token
@@ -290,22 +292,24 @@ def test_celebrity_info_id_follows_the_model_pattern(engine):
         raw.get_celebrity_info(Id="not-alnum")
 
 
-def test_recognize_celebrities_from_bytes_and_from_s3(aws, rekognition):
+def test_recognize_celebrities_from_bytes_and_from_s3(moto_aws, rekognition):
     from_bytes = rekognition.recognize_celebrities(Image={"Bytes": PNG})
     assert [f["Name"] for f in from_bytes["CelebrityFaces"]] == ["Ada Lovelace"]
-    aws.s3.put_object(Bucket=aws.bucket, Key="p.png", Body=PNG)
+    moto_aws.s3.put_object(Bucket=moto_aws.bucket, Key="p.png", Body=PNG)
     from_s3 = rekognition.recognize_celebrities(
-        Image={"S3Object": {"Bucket": aws.bucket, "Name": "p.png"}}
+        Image={"S3Object": {"Bucket": moto_aws.bucket, "Name": "p.png"}}
     )
     assert from_s3["CelebrityFaces"] == from_bytes["CelebrityFaces"]
 
 
-def test_recognize_celebrities_errors(aws, rekognition):
+def test_recognize_celebrities_errors(moto_aws, rekognition):
     ex = rekognition.exceptions
     with pytest.raises(ex.InvalidImageFormatException):
         rekognition.recognize_celebrities(Image={"Bytes": b"GIF89a not a png"})
     with pytest.raises(ex.InvalidS3ObjectException):
-        rekognition.recognize_celebrities(Image={"S3Object": {"Bucket": aws.bucket, "Name": "x"}})
+        rekognition.recognize_celebrities(
+            Image={"S3Object": {"Bucket": moto_aws.bucket, "Name": "x"}}
+        )
     with pytest.raises(ex.ImageTooLargeException):
         rekognition.recognize_celebrities(Image={"Bytes": PNG + b"\0" * (5 * 1024 * 1024)})
     with pytest.raises(ex.InvalidParameterException):

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from cameo_engine.cli import app
 from tests.engine.server_harness import (  # noqa: F401 - fixtures
-    aws,
     engine,
     engine_factory,
     fake_backend,
+    moto_aws,
     moto_endpoint,
     rekognition,
     start_job,
@@ -55,9 +55,9 @@ def test_serve_help_lists_the_contract_options():
         assert option in result.output
 
 
-def test_jobs_view_shows_status_and_progress(aws, engine, rekognition):
-    aws.put_video("a.mp4", video_script(detections=4))
-    job_id = start_job(rekognition, aws.bucket, "a.mp4")
+def test_jobs_view_shows_status_and_progress(moto_aws, engine, rekognition):
+    moto_aws.put_video("a.mp4", video_script(detections=4))
+    job_id = start_job(rekognition, moto_aws.bucket, "a.mp4")
     wait_done(rekognition, job_id)
     result = runner.invoke(app, ["jobs", "--endpoint", engine.endpoint_url], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

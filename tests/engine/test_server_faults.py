@@ -13,7 +13,6 @@ import pytest
 from cameo_engine.faults import FaultInjector, FaultRule
 from tests.engine.server_harness import (  # noqa: F401 - fixtures
     EngineFactory,
-    aws,
     engine,
     engine_factory,
     fake_backend,

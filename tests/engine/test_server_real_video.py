@@ -15,7 +15,7 @@ from cameo_engine.api import Engine, EngineConfig, start_engine
 from cameo_engine.store import IN_PROGRESS, Store
 from tests.engine.server_harness import (  # noqa: F401 - fixtures
     REGION,
-    aws,
+    moto_aws,
     moto_endpoint,
     rekognition_client,
     start_job,
@@ -75,11 +75,11 @@ def real_engine(moto_endpoint: str, media: dict[str, Path], state: Path) -> Engi
     )
 
 
-def test_real_video_job_names_enrolled_people_only(aws, moto_endpoint, media, tmp_path):
-    aws.put_video("obama.mp4", media["short"].read_bytes())
+def test_real_video_job_names_enrolled_people_only(moto_aws, moto_endpoint, media, tmp_path):
+    moto_aws.put_video("obama.mp4", media["short"].read_bytes())
     with real_engine(moto_endpoint, media, tmp_path / "state") as engine:
         client = rekognition_client(engine.endpoint_url)
-        page = wait_done(client, start_job(client, aws.bucket, "obama.mp4"), timeout=120)
+        page = wait_done(client, start_job(client, moto_aws.bucket, "obama.mp4"), timeout=120)
         info_id = page["Celebrities"][0]["Celebrity"]["Id"]
         info = client.get_celebrity_info(Id=info_id)
     assert page["JobStatus"] == "SUCCEEDED"
@@ -92,12 +92,14 @@ def test_real_video_job_names_enrolled_people_only(aws, moto_endpoint, media, tm
     assert info["Name"] == "Barack Obama"
 
 
-def test_real_corrupt_video_fails_with_the_decoder_message(aws, moto_endpoint, media, tmp_path):
+def test_real_corrupt_video_fails_with_the_decoder_message(
+    moto_aws, moto_endpoint, media, tmp_path
+):
     good = media["short"].read_bytes()
-    aws.put_video("broken.mp4", good[:64] + b"\0" * 512)
+    moto_aws.put_video("broken.mp4", good[:64] + b"\0" * 512)
     with real_engine(moto_endpoint, media, tmp_path / "state") as engine:
         client = rekognition_client(engine.endpoint_url)
-        page = wait_done(client, start_job(client, aws.bucket, "broken.mp4"), timeout=60)
+        page = wait_done(client, start_job(client, moto_aws.bucket, "broken.mp4"), timeout=60)
     assert page["JobStatus"] == "FAILED"
     assert page["StatusMessage"].startswith("Unable to decode the video: ")
 
@@ -112,15 +114,15 @@ def test_real_recognize_celebrities_on_a_photo(moto_endpoint, media, tmp_path):
 
 
 def test_shutdown_interrupts_a_real_analysis_and_leaves_it_resumable(
-    aws, moto_endpoint, media, tmp_path, caplog
+    moto_aws, moto_endpoint, media, tmp_path, caplog
 ):
     # The core swallows ordinary exceptions from progress callbacks; the engine's
     # cancellation must still get through, so stop() does not wait for the whole video.
     caplog.set_level(logging.INFO, logger="cameo_engine")
-    aws.put_video("long.mp4", media["long"].read_bytes())
+    moto_aws.put_video("long.mp4", media["long"].read_bytes())
     engine = real_engine(moto_endpoint, media, tmp_path / "state")
     client = rekognition_client(engine.endpoint_url)
-    job_id = start_job(client, aws.bucket, "long.mp4")
+    job_id = start_job(client, moto_aws.bucket, "long.mp4")
     deadline = time.monotonic() + 60
     while engine.runner.progress(job_id) in (None, 0.0) and time.monotonic() < deadline:
         time.sleep(0.05)
