@@ -130,11 +130,22 @@ def stack_down() -> None:
 
 
 @stack_app.command("restart")
-def stack_restart() -> None:
-    """Restart every service on the same ports (DynamoDB and engine data survive)."""
+def stack_restart(
+    service: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these (moto, dynamodb, engine, router); repeatable. Default: all."),
+    ] = None,
+) -> None:
+    """Restart services on the same ports. DynamoDB and engine data survive; moto's do not."""
+    from cameo_stack.stack import SERVICE_ORDER
+
     stack = _current()
-    stack.restart()
-    _info("restarted")
+    try:
+        restarted = stack.restart(tuple(service) if service else SERVICE_ORDER)
+    except (ValueError, RuntimeError) as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from exc
+    _info(f"restarted: {', '.join(restarted)}")
 
 
 @stack_app.command("status")

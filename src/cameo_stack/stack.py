@@ -29,6 +29,12 @@ from cameo_stack.state import StackNotRunning, StackState, boto_client
 from cameo_stack.template import DEFAULT_STACK_NAME, REGION
 
 SERVICE_ORDER = ("moto", "dynamodb", "engine", "router")
+SERVICE_LABELS = {
+    "moto": "moto (S3, SNS, SQS)",
+    "dynamodb": "DynamoDB Local",
+    "engine": "Rekognition engine",
+    "router": "event router",
+}
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "REJECTED"})
 
 
@@ -75,17 +81,26 @@ class Stack:
         state = _initial_state(paths, options)
         stack = cls(state)
         try:
-            stack._start_services(options, fresh=True)
+            stack._start_services(options)
         except BaseException:
             stack.down()
             raise
         return stack
 
-    def restart(self, options: StackOptions | None = None) -> None:
-        """Stop and start every service on the same ports, keeping what survives on disk."""
-        options = options or self._options_from_state()
-        self.stop_services()
-        self._start_services(options, fresh=False)
+    def restart(self, services: tuple[str, ...] = SERVICE_ORDER) -> list[str]:
+        """Stop and start ``services`` on the same ports with the same arguments.
+
+        DynamoDB's tables and the engine's jobs survive on disk; moto keeps state in memory only,
+        so restarting it loses objects and queued messages (its resources are re-provisioned).
+        """
+        unknown = set(services) - set(SERVICE_ORDER)
+        if unknown:
+            raise ValueError(f"unknown services {sorted(unknown)}; known: {SERVICE_ORDER}")
+        chosen = [n for n in SERVICE_ORDER if n in services and n in self.state.services]
+        for name in reversed(chosen):
+            procs.stop(self.state.paths.pid(name), grace=15 if name == "router" else 10)
+        self._start_services(StackOptions(), only=tuple(chosen))
+        return chosen
 
     def down(self) -> list[str]:
         """Stop every service (router first, so in-flight events go back to their queues)."""
@@ -121,95 +136,75 @@ class Stack:
         if options.log is not None:
             options.log(text)
 
-    def _start_services(self, options: StackOptions, *, fresh: bool) -> None:
+    def _start_services(self, options: StackOptions, only: tuple[str, ...] | None = None) -> None:
+        """Start services in order (all, or ``only``); provision once moto and DynamoDB are up.
+
+        Each service's argv is decided at the first start and kept in the state file, so a
+        restart brings back exactly the same configuration.
+        """
         state, paths = self.state, self.state.paths
-        python = sys.executable
-        base_env = {**os.environ, **state.aws_env()}
-        base_env.pop("CAMEO_ENGINE_FAULTS", None)
-
-        moto = state.services["moto"]
-        self._say(options, f"moto (S3, SNS, SQS)      {moto['url']}")
-        record = procs.start(
-            "moto",
-            [python, "-m", "cameo_stack.moto_service", "-H", "127.0.0.1", "-p", str(moto["port"])],
-            pid_file=paths.pid("moto"),
-            log_file=paths.log("moto"),
-            env=base_env,
-        )
-        procs.wait_healthy(record, lambda: procs.http_ok(moto["url"] + "/moto-api/"), timeout=30)
-
-        ddb = state.services["dynamodb"]
-        self._say(options, f"DynamoDB Local           {ddb['url']}")
-        dynamodb_local.start(paths, int(ddb["port"]), persistent=True)
-
-        self._say(options, "provisioning from " + os.path.relpath(state.template))
-        self._provision()
-
-        if not state.external_rekognition:
-            engine = state.services["engine"]
-            self._say(options, f"Rekognition engine       {engine['url']}  gallery {state.gallery}")
-            argv = [
-                python,
-                "-m",
-                "cameo_cli.main",
-                "engine",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(engine["port"]),
-                "--gallery",
-                str(state.gallery),
-                "--state-dir",
-                str(paths.data / "engine"),
-                "--s3-endpoint",
-                state.endpoints["s3"],
-                "--sns-endpoint",
-                state.endpoints["sns"],
-                "--workers",
-                str(options.engine_workers),
-                "--processes",
-                str(options.engine_processes),
-                "--max-concurrent-jobs",
-                str(options.engine_max_concurrent_jobs),
-                "--sample-fps",
-                str(options.engine_sample_fps),
-            ]
-            for fault in options.engine_faults:
-                argv += ["--fault", fault]
-            record = procs.start(
-                "engine",
-                argv,
-                pid_file=paths.pid("engine"),
-                log_file=paths.log("engine"),
-                env=base_env,
-            )
-            procs.wait_healthy(
-                record, lambda: procs.http_ok(engine["url"] + "/health"), timeout=120
-            )
-        else:
+        env = {**os.environ, **state.aws_env()}
+        env.pop("CAMEO_ENGINE_FAULTS", None)  # faults are given explicitly, never inherited
+        chosen = [n for n in SERVICE_ORDER if n in state.services and (only is None or n in only)]
+        # Resources live in moto (memory) and DynamoDB: (re-)provision once both are back.
+        provision_after = next((n for n in reversed(chosen) if n in ("moto", "dynamodb")), None)
+        for name in chosen:
+            info = state.services[name]
+            if "argv" not in info:
+                info["argv"] = self._argv(name, options)
+            self._say(options, f"{SERVICE_LABELS[name]:<25}{info['url']}")
+            if name == "dynamodb":
+                dynamodb_local.start(paths, int(info["port"]), persistent=True)
+            else:
+                record = procs.start(
+                    name, info["argv"], pid_file=paths.pid(name), log_file=paths.log(name), env=env
+                )
+                procs.wait_healthy(
+                    record,
+                    lambda url=info["url"], n=name: _healthy(n, url),
+                    timeout=120 if name == "engine" else 30,
+                )
+            if name == provision_after:
+                self._say(options, "provisioning from " + os.path.relpath(state.template))
+                self._provision()
+        state.save()
+        if state.external_rekognition:
             self._say(options, f"Rekognition (external)   {state.endpoints['rekognition']}")
 
-        router = state.services["router"]
-        self._say(options, f"event router             {router['url']}")
-        record = procs.start(
-            "router",
-            [
+    def _argv(self, name: str, options: StackOptions) -> list[str]:
+        state, python = self.state, sys.executable
+        port = str(state.services[name]["port"])
+        if name == "moto":
+            return [python, "-m", "cameo_stack.moto_service", "-H", "127.0.0.1", "-p", port]
+        if name == "engine":
+            argv = [
+                python, "-m", "cameo_cli.main", "engine", "serve",
+                "--host", "127.0.0.1", "--port", port,
+                "--gallery", str(state.gallery),
+                "--state-dir", str(state.paths.data / "engine"),
+                "--s3-endpoint", state.endpoints["s3"],
+                "--sns-endpoint", state.endpoints["sns"],
+                "--workers", str(options.engine_workers),
+                "--processes", str(options.engine_processes),
+                "--max-concurrent-jobs", str(options.engine_max_concurrent_jobs),
+                "--sample-fps", str(options.engine_sample_fps),
+            ]  # fmt: skip
+            for fault in options.engine_faults:
+                argv += ["--fault", fault]
+            return argv
+        if name == "router":
+            return [
                 python,
                 "-m",
                 "cameo_stack.router",
                 "--state-dir",
-                str(paths.root),
+                str(state.paths.root),
                 "--port",
-                str(router["port"]),
+                port,
                 "--concurrency",
                 str(options.router_concurrency),
-            ],
-            pid_file=paths.pid("router"),
-            log_file=paths.log("router"),
-            env=base_env,
-        )
-        procs.wait_healthy(record, lambda: procs.http_ok(router["url"] + "/health"), timeout=30)
+            ]
+        return []  # dynamodb: cameo_stack.dynamodb_local builds its own
 
     def _provision(self) -> None:
         from cameo_stack.provision import provision
@@ -232,9 +227,6 @@ class Stack:
         state.video_bucket = model.video_bucket.name
         state.table = model.table.name
         state.save()
-
-    def _options_from_state(self) -> StackOptions:
-        return StackOptions(gallery=Path(self.state.gallery) if self.state.gallery else None)
 
     # -- status ------------------------------------------------------------------------------
 
@@ -341,12 +333,10 @@ class Stack:
                 job = json.loads(response.read())
         except (OSError, ValueError):
             return ""
-        progress = job.get("progress")
-        status = job.get("status") or job.get("JobStatus") or ""
-        if isinstance(progress, (int, float)):
-            return f" (engine: {status} {float(progress) * 100:.0f}%)"
-        if isinstance(progress, dict) and progress.get("fraction") is not None:
-            return f" (engine: {status} {float(progress['fraction']) * 100:.0f}%)"
+        status = job.get("JobStatus") or ""
+        progress = job.get("Progress")  # percent
+        if status == "IN_PROGRESS" and isinstance(progress, (int, float)):
+            return f" (engine: {status} {float(progress):.0f}%)"
         return f" (engine: {status})" if status else ""
 
     def _stuck_report(self, uri: str, item: dict[str, Any] | None, timeout: float) -> str:
@@ -419,6 +409,14 @@ def _initial_state(paths: StatePaths, options: StackOptions) -> StackState:
     return state
 
 
+def _healthy(name: str, url: str) -> bool:
+    if name == "moto":
+        return procs.http_ok(url + "/moto-api/")
+    if name == "dynamodb":
+        return dynamodb_local.healthy(url)
+    return procs.http_ok(url + "/health")
+
+
 def service_status(paths: StatePaths, state: StackState | None) -> dict[str, dict[str, Any]]:
     """Per service: running (pid alive), healthy (its health check), url, log, detail."""
     import json
@@ -433,15 +431,10 @@ def service_status(paths: StatePaths, state: StackState | None) -> dict[str, dic
         detail: Any = None
         url = info.get("url")
         if running and url:
-            if name == "moto":
-                healthy = procs.http_ok(url + "/moto-api/")
-            elif name == "dynamodb":
-                healthy = dynamodb_local.healthy(url)
-            elif name in ("engine", "router"):
-                healthy = procs.http_ok(url + "/health")
-                if healthy and name == "router":
-                    with urllib.request.urlopen(url + "/health", timeout=2) as r:  # noqa: S310
-                        detail = json.loads(r.read())
+            healthy = _healthy(name, url)
+            if healthy and name == "router":
+                with urllib.request.urlopen(url + "/health", timeout=2) as r:  # noqa: S310
+                    detail = json.loads(r.read())
         if name == "engine" and state is not None and state.external_rekognition:
             url = state.endpoints.get("rekognition")
             running = healthy = None  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "cameolocal",
     "AWS_SECRET_ACCESS_KEY": "cameolocal",
 }
+CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 SERVICES_ENV = {
     "s3": "AWS_ENDPOINT_URL_S3",
     "sns": "AWS_ENDPOINT_URL_SNS",
@@ -82,7 +84,12 @@ class StackState:
             "AWS_DEFAULT_REGION": self.region,
             **{SERVICES_ENV[s]: url for s, url in self.endpoints.items() if s in SERVICES_ENV},
         }
-        if not self.external_rekognition or "rekognition" not in self.endpoints:
+        # With an external Rekognition endpoint (possibly real AWS) the caller's own credentials
+        # go through, when there are any; moto and DynamoDB Local accept whatever they get.
+        caller = {k: v for k, v in os.environ.items() if k in CREDENTIAL_VARS}
+        if self.external_rekognition and caller.keys() & {"AWS_ACCESS_KEY_ID", "AWS_PROFILE"}:
+            env.update(caller)
+        else:
             env.update(DUMMY_CREDENTIALS)
         return env
 
