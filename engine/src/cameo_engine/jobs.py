@@ -224,7 +224,10 @@ class JobRunner:
     def submit(self, job_id: str) -> None:
         with self._progress_lock:
             self._progress[job_id] = 0.0
-        self._futures[job_id] = self._pool.submit(self._run, job_id)
+        future = self._pool.submit(self._run, job_id)
+        self._futures[job_id] = future
+        # Forget finished runs, so a long-lived engine does not accumulate them.
+        future.add_done_callback(lambda _f: self._futures.pop(job_id, None))
 
     def stop(self) -> None:
         """Interrupt running jobs (they stay IN_PROGRESS for the next start) and wait."""
