@@ -14,8 +14,9 @@ import logging
 import math
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,10 +296,12 @@ def analyze_video(
             for job in jobs:
                 span = min(job.end_s, duration_s) - job.start_s
                 futures[pool.submit(_run_chunk, job)] = span / duration_s
-            done = 0.0
-            for future in as_completed(futures):
-                results.append(future.result())
-                done += futures[future]
+            done, pending = 0.0, set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    results.append(future.result())
+                    done += futures[future]
                 reporter(done)
         except BrokenProcessPool as exc:
             with _pools_lock:
@@ -339,21 +342,28 @@ def analyze_video(
 
 
 class _Progress:
-    """Throttles the callback to whole-percent steps; never lets it break a job."""
+    """Throttles the callback to whole-percent steps, plus a heartbeat at least every second.
+
+    The heartbeat lets a caller stop a long job from its callback (by raising) even while the
+    worker processes are busy with long chunks. Ordinary exceptions from the callback are logged
+    and ignored: a failing progress sink must not fail the job.
+    """
 
     def __init__(self, callback: Callable[[float], None] | None) -> None:
         self.callback = callback
         self.last = -1.0
+        self.last_call = 0.0
 
     def __call__(self, fraction: float, *, force: bool = False) -> None:
         if self.callback is None:
             return
         fraction = max(0.0, min(1.0, fraction))
-        if force or fraction - self.last >= 0.01:
-            self.last = fraction
+        now = time.monotonic()
+        if force or fraction - self.last >= 0.01 or now - self.last_call >= 1.0:
+            self.last, self.last_call = max(self.last, fraction), now
             try:
-                self.callback(fraction)
-            except Exception:  # a failing progress sink must not fail the job
+                self.callback(self.last)
+            except Exception:
                 log.exception("progress callback failed")
 
 
