@@ -12,13 +12,12 @@ from cameo_core.clients import client
 from cameo_core.config import ResultsConfig
 from cameo_core.erase import erase_video
 from cameo_core.keys import VideoRef
-from cameo_core.observability import S3_REQUEST_ID, logger, metrics, tracer
+from cameo_core.observability import S3_REQUEST_ID, logger, metrics
 
 CONFIG = ResultsConfig.from_env()
 
 
 @logger.inject_lambda_context(correlation_id_path=S3_REQUEST_ID)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     table = ResultsTable(client("dynamodb"), CONFIG.table_name)

@@ -5,19 +5,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cameo_core.config import ResultsConfig
-from cameo_core.idempotency import completion_config
-from cameo_core.observability import SNS_MESSAGE_ID, logger, metrics, tracer
+from cameo_core.observability import SNS_MESSAGE_ID, logger, metrics
 from cameo_core.results import completion_handler, handle_sns_event
 
 CONFIG = ResultsConfig.from_env()
-IDEMPOTENCY = completion_config()
-on_completion = completion_handler(CONFIG, IDEMPOTENCY)
+on_completion = completion_handler(CONFIG)
 
 
 @logger.inject_lambda_context(correlation_id_path=SNS_MESSAGE_ID)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # Lets an in-progress idempotency record expire with this invocation if it times out.
-    IDEMPOTENCY.register_lambda_context(context)
     return {"completions": handle_sns_event(event, on_completion)}

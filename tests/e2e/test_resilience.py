@@ -156,13 +156,6 @@ def _results(stack: Stack, uri: str) -> list[tuple[Any, ...]]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (cameo_core idempotency): the killed invocation leaves its Powertools "
-    "idempotency record INPROGRESS until the function's 900 s timeout would have ended, so both "
-    "async retries fail with IdempotencyAlreadyInProgressError and the completion is "
-    "dead-lettered; AWS behaves the same (retries after 1 and 2 min).",
-)
 def test_results_handler_killed_mid_paging_is_retried_without_loss_or_duplicates(
     crash_stack: tuple[Stack, PagingCrashProxy], media: Media
 ) -> None:

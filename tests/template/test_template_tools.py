@@ -106,10 +106,12 @@ def test_sam_build_makes_arm64_artifacts_without_engine_code(tmp_path: Path) -> 
     assert result.returncode == 0, result.stdout + result.stderr
 
     layer = build / "CoreLayer" / "python"
-    for package in ("cameo_core", "aws_lambda_powertools", "aws_xray_sdk"):
+    for package in ("cameo_core", "aws_lambda_powertools"):
         assert (layer / package / "__init__.py").is_file(), package
+    # boto3/botocore come from the runtime; a copy in the layer would shadow it.
+    assert not (layer / "botocore").exists()
+    # Any native extension must be built for the functions' architecture.
     native = list(build.rglob("*.so"))
-    assert native, "expected at least wrapt's extension (aws-xray-sdk dependency)"
     assert all(re.search(r"aarch64", so.name) for so in native), native
 
     for function in ("StartRecognitionFunction", "ProcessResultsFunction", "EraseResultsFunction"):

@@ -16,7 +16,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.rekognition import CelebrityJobs
@@ -24,12 +23,12 @@ from cameo_core.adapters.table import BatchWriter, ResultsTable
 from cameo_core.clients import client
 from cameo_core.config import ResultsConfig, Tuning
 from cameo_core.errors import PaginationExpired, ResultsExpired, RetryableError
-from cameo_core.idempotency import persistence
 from cameo_core.keys import VideoRef, appearance_sk, celebrity_sk, job_tag_matches, name_key
 from cameo_core.normalize import Appearance, AppearanceBuilder, CelebritySummary, Summaries
 from cameo_core.observability import logger, metrics
 
 API = "StartCelebrityRecognition"
+FINAL = frozenset({"SUCCEEDED", "FAILED"})
 PAGINATION_RESTARTS = 3
 
 
@@ -224,9 +223,12 @@ def finish_success(video: VideoRef, job_id: str, result: Normalized, table: Resu
     return finished
 
 
-def _is_current(completion: Completion, table: ResultsTable) -> bool:
+def _current_state(completion: Completion, table: ResultsTable) -> str | None:
+    """The video's status if `completion` is for its current job, else None."""
     current = table.get_video(completion.video)
-    return bool(current) and current.get("job_id") == completion.job_id  # type: ignore[union-attr]
+    if not current or current.get("job_id") != completion.job_id:
+        return None
+    return str(current.get("status"))
 
 
 def process_completion(
@@ -244,11 +246,17 @@ def process_completion(
     if not job_tag_matches(completion.job_tag, video):
         logger.warning("JobTag does not match the video; ignoring", extra={"job_id": job_id})
         return Outcome(video.uri, job_id, "IGNORED", reason="JobTag does not match the video")
-    if not _is_current(completion, table):
+    state = _current_state(completion, table)
+    if state is None:
         # An older job finishing late, or a video deleted meanwhile: never overwrite.
         logger.info("completion for a job that is no longer current", extra={"job_id": job_id})
         metrics.add_metric(name="StaleCompletions", unit=MetricUnit.Count, value=1)
         return Outcome(video.uri, job_id, "IGNORED", reason="job is no longer current")
+    if state in FINAL:
+        # A redelivered notification: the job's outcome is already recorded.
+        logger.info("duplicate completion; already recorded", extra={"job_id": job_id})
+        metrics.add_metric(name="DuplicateCompletions", unit=MetricUnit.Count, value=1)
+        return Outcome(video.uri, job_id, "IGNORED", reason=f"already {state}")
 
     if completion.status != "SUCCEEDED":
         try:
@@ -356,16 +364,16 @@ def handle_sns_event(
     return outcomes
 
 
-def completion_handler(
-    config: ResultsConfig, idempotency: IdempotencyConfig
-) -> Callable[..., dict[str, Any]]:
-    """The per-message unit of work, made idempotent on (JobId, Status)."""
+def completion_handler(config: ResultsConfig) -> Callable[..., dict[str, Any]]:
+    """The per-message unit of work.
 
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="message",
-        config=idempotency,
-        persistence_store=persistence(config.table_name),
-    )
+    Idempotency comes from the data, not from a lock: item keys are deterministic, and a
+    completion whose job is already SUCCEEDED/FAILED on the video item is skipped. A Powertools
+    idempotency record was tried first, but an invocation killed mid-paging (timeout, OOM) left
+    it INPROGRESS until the function's timeout, so Lambda's retries 1 and 2 minutes later were
+    refused and the completion was dead-lettered instead of finished.
+    """
+
     def on_completion(message: dict[str, Any]) -> dict[str, Any]:
         return process_completion(
             Completion.parse(message),
@@ -375,4 +383,4 @@ def completion_handler(
             config.tuning,
         ).as_dict()
 
-    return on_completion  # type: ignore[no-any-return]
+    return on_completion
