@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.rekognition import CelebrityJobs
 from cameo_core.adapters.table import BatchWriter, ResultsTable
+from cameo_core.background import Background
 from cameo_core.clients import client
 from cameo_core.config import ResultsConfig, Tuning
 from cameo_core.errors import PaginationExpired, ResultsExpired, RetryableError
@@ -30,6 +32,8 @@ from cameo_core.observability import logger, metrics
 API = "StartCelebrityRecognition"
 FINAL = frozenset({"SUCCEEDED", "FAILED"})
 PAGINATION_RESTARTS = 3
+# Threads for archive uploads and batch writes; boto3 clients are thread-safe.
+IO_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -161,46 +165,66 @@ def write_results(
     track_keys: bool = False,
 ) -> Normalized:
     """Stream pages -> appearances -> table. Restarts from page 1 when the token expires;
-    deterministic keys make the second pass overwrite the first."""
-    for attempt in range(PAGINATION_RESTARTS + 1):
-        builder = AppearanceBuilder(tuning.merge_gap_ms, tuning.min_confidence)
-        summaries = Summaries()
-        appearances = 0
-        metadata: Mapping[str, Any] | None = None
-        index = 0
-        writer = _KeyTrackingWriter(table.writer(), track_keys)
-        put = writer.put
-        try:
-            for index, page in enumerate(pages(), start=1):
-                if on_page:
-                    on_page(index, page)
-                metadata = page.get("VideoMetadata") or metadata
-                for appearance in builder.feed(page.get("Celebrities") or []):
-                    put(appearance_item(video, job_id, appearance))
-                    summaries.add(appearance)
-                    appearances += 1
-        except PaginationExpired:
-            if attempt == PAGINATION_RESTARTS:
-                raise RetryableError("pagination token kept expiring") from None
-            logger.warning("pagination token expired; restarting from the first page")
-            metrics.add_metric(name="PaginationRestarts", unit=MetricUnit.Count, value=1)
-            continue
-        for appearance in builder.close():
-            put(appearance_item(video, job_id, appearance))
+    deterministic keys make the second pass overwrite the first.
+
+    `on_page` (the archive upload) and the batch writes run on a few background threads, so
+    waiting on the network overlaps with normalizing the next page.
+    """
+    with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="cameo-io") as pool:
+        for attempt in range(PAGINATION_RESTARTS + 1):
+            background = Background(pool, limit=2 * IO_THREADS)
+            try:
+                return _write_pass(
+                    video, job_id, pages, table, tuning, on_page, track_keys, background
+                )
+            except PaginationExpired:
+                background.drain()  # let the first pass's writes land before the second's
+                if attempt == PAGINATION_RESTARTS:
+                    raise RetryableError("pagination token kept expiring") from None
+                logger.warning("pagination token expired; restarting from the first page")
+                metrics.add_metric(name="PaginationRestarts", unit=MetricUnit.Count, value=1)
+    raise AssertionError("unreachable")
+
+
+def _write_pass(
+    video: VideoRef,
+    job_id: str,
+    pages: PageSource,
+    table: ResultsTable,
+    tuning: Tuning,
+    on_page: Callable[[int, dict[str, Any]], None] | None,
+    track_keys: bool,
+    background: Background,
+) -> Normalized:
+    builder = AppearanceBuilder(tuning.merge_gap_ms, tuning.min_confidence)
+    summaries = Summaries()
+    appearances = 0
+    metadata: Mapping[str, Any] | None = None
+    index = 0
+    writer = _KeyTrackingWriter(table.writer(background=background), track_keys)
+    for index, page in enumerate(pages(), start=1):
+        if on_page:
+            background.submit(on_page, index, page)
+        metadata = page.get("VideoMetadata") or metadata
+        for appearance in builder.feed(page.get("Celebrities") or []):
+            writer.put(appearance_item(video, job_id, appearance))
             summaries.add(appearance)
             appearances += 1
-        for summary in summaries:
-            put(summary_item(video, job_id, summary))
-        writer.flush()
-        return Normalized(
-            appearances=appearances,
-            celebrities=len(summaries.by_id),
-            detections=builder.detections_used,
-            pages=index,
-            video_metadata=metadata,
-            written=frozenset(writer.written),
-        )
-    raise AssertionError("unreachable")
+    for appearance in builder.close():
+        writer.put(appearance_item(video, job_id, appearance))
+        summaries.add(appearance)
+        appearances += 1
+    for summary in summaries:
+        writer.put(summary_item(video, job_id, summary))
+    writer.flush()  # also waits for the archive uploads
+    return Normalized(
+        appearances=appearances,
+        celebrities=len(summaries.by_id),
+        detections=builder.detections_used,
+        pages=index,
+        video_metadata=metadata,
+        written=frozenset(writer.written),
+    )
 
 
 def finish_success(video: VideoRef, job_id: str, result: Normalized, table: ResultsTable) -> bool:

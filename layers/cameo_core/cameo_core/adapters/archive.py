@@ -26,7 +26,10 @@ class RawArchive:
         self.bucket = bucket
 
     def put_page(self, video: VideoRef, job_id: str, index: int, page: dict[str, Any]) -> None:
-        body = gzip.compress(json.dumps(page, separators=(",", ":")).encode(), mtime=0)
+        # Level 6: a third of level 9's CPU for a few percent more bytes.
+        body = gzip.compress(
+            json.dumps(page, separators=(",", ":")).encode(), compresslevel=6, mtime=0
+        )
         self._s3.put_object(
             Bucket=self.bucket,
             Key=page_key(video, job_id, index),

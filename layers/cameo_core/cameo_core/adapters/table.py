@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from cameo_core.background import Background
 from cameo_core.errors import RetryableError
 from cameo_core.keys import APPEARANCE_PREFIX, CELEBRITY_PREFIX, VIDEO_SK, VideoRef, name_key
 
@@ -66,6 +68,7 @@ class BatchWriter:
         max_attempts: int = 8,
         base_delay_s: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
+        background: Background | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
@@ -73,6 +76,8 @@ class BatchWriter:
         self._max_attempts = max_attempts
         self._base_delay_s = base_delay_s
         self._sleep = sleep
+        self._background = background
+        self._lock = threading.Lock()
         self.requests = 0
         self.items_written = 0
 
@@ -85,18 +90,33 @@ class BatchWriter:
     def _add(self, key: tuple[str, str], request: dict[str, Any]) -> None:
         self._pending[key] = request
         if len(self._pending) >= BATCH_SIZE:
-            self.flush()
+            self._dispatch()
 
-    def flush(self) -> None:
+    def _dispatch(self) -> None:
         requests = list(self._pending.values())
         self._pending.clear()
+        if not requests:
+            return
+        if self._background:
+            self._background.submit(self._send, requests)
+        else:
+            self._send(requests)
+
+    def flush(self) -> None:
+        """Send what is pending and wait until every batch so far is written."""
+        self._dispatch()
+        if self._background:
+            self._background.drain()
+
+    def _send(self, requests: list[dict[str, Any]]) -> None:
         for attempt in range(self._max_attempts):
             if not requests:
                 return
-            self.requests += 1
             response = self._client.batch_write_item(RequestItems={self._table: requests})
             unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
-            self.items_written += len(requests) - len(unprocessed)
+            with self._lock:
+                self.requests += 1
+                self.items_written += len(requests) - len(unprocessed)
             requests = unprocessed
             if requests:
                 # Full jitter: spreads retries of many writers competing for the same partition.
