@@ -314,7 +314,7 @@ def analyze_video(
 
     records = sorted((r for recs, _ in results for r in recs), key=lambda r: r.timestamp_ms)
     width, height = info.width, info.height
-    detections = []
+    detections: list[dict[str, Any]] = []
     for rec in records:
         if rec.person < 0:
             continue  # unknown faces are never named, and CelebrityRecognition lists only names

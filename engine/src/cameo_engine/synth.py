@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -95,7 +96,8 @@ def fetch_photos(cache_dir: Path | None = None) -> Path:
                 (root / name).write_bytes(extracted.read())
     from skimage import data  # the `synth` extra
 
-    Image.fromarray(data.astronaut()).save(root / "astronaut.png")
+    astronaut: npt.NDArray[np.uint8] = data.astronaut()  # type: ignore[no-untyped-call]
+    Image.fromarray(astronaut).save(root / "astronaut.png")
     return root
 
 
@@ -271,7 +273,7 @@ def write_video(path: Path, scene: Scene, spec: VideoSpec) -> list[FrameTruth]:
         times = [Fraction(i) / spec.fps for i in range(n)]
     truth = []
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(spec.codec, rate=spec.fps)
+        stream: Any = container.add_stream(spec.codec, rate=spec.fps)
         stream.width, stream.height = scene.width, scene.height
         stream.pix_fmt = "yuv420p"
         time_base = Fraction(1, 1000) if spec.vfr else 1 / spec.fps
@@ -283,7 +285,7 @@ def write_video(path: Path, scene: Scene, spec: VideoSpec) -> list[FrameTruth]:
             stream.bit_rate = 2_000_000
         for t in times:
             image, faces = scene.render(float(t))
-            frame = av.VideoFrame.from_image(image)
+            frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
             frame.pts = round(t / time_base)
             frame.time_base = time_base
             for packet in stream.encode(frame):
@@ -437,7 +439,7 @@ def score(
 ) -> Score:
     """Score CelebrityRecognition items against ground truth at the engine's sampled frames."""
     by_ms = {round(f.t_ms): f for f in truth}
-    named: dict[int, list[tuple[str, tuple[float, ...]]]] = {}
+    named: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
     for d in detections:
         celeb = d["Celebrity"]
         assert isinstance(celeb, dict)

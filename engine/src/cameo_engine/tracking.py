@@ -8,7 +8,8 @@ keeps that face's identity. A face is embedded again when:
   * it is new (no overlapping face in the previous sample);
   * its appearance changed (a cut to another person at the same place, a turn of the head);
   * it grew much larger than when it was embedded (small faces give weaker embeddings);
-  * `reverify_s` seconds passed since its last embedding (a periodic safety net).
+  * `reverify_s` seconds passed since its last embedding (a periodic safety net), or
+    `reverify_clear_s` when the last answer was clear-cut (a close match, or nobody near).
 
 Small faces: HOG without upsampling finds faces from about 80 px. Upsampling the whole frame
 costs 4x, so it is done only where small faces need it: around tracked faces that are small,
@@ -31,6 +32,10 @@ from cameo_engine.video import SampledFrame
 @dataclass(frozen=True)
 class TrackerConfig:
     reverify_s: float = 4.0
+    # Clear-cut identities (a close match, or nobody near) are re-verified less often.
+    reverify_clear_s: float = 8.0
+    clear_match_distance: float = 0.45
+    clear_unknown_distance: float = 0.75
     small_scan_s: float = 2.0  # 0 disables the periodic upsampled full-frame scan
     small_face_px: float = 90.0  # tracked faces narrower than this are searched upsampled
     min_appearance_ncc: float = 0.8
@@ -154,6 +159,14 @@ class FrameAnalyzer:
         distance = float(distances[best])
         return (self.owners[best] if distance < self.threshold else -1), distance
 
+    def _reverify_after(self, track: _Track) -> float:
+        cfg = self.config
+        clear = (
+            track.distance <= cfg.clear_match_distance
+            or track.distance >= cfg.clear_unknown_distance
+        )
+        return cfg.reverify_clear_s if clear else cfg.reverify_s
+
     def process(self, sample: SampledFrame) -> list[FaceRecord]:
         cfg = self.config
         t = sample.timestamp_ms / 1000.0
@@ -185,7 +198,7 @@ class FrameAnalyzer:
                 track is None
                 or float(np.dot(chip.ravel(), track.chip.ravel())) < cfg.min_appearance_ncc
                 or det.width > cfg.regrow_ratio * track.embedded_width
-                or t - track.embedded_at >= cfg.reverify_s - 1e-6
+                or t - track.embedded_at >= self._reverify_after(track) - 1e-6
             )
             if embed and not self.owners:  # empty gallery: nobody to name, skip the ResNet
                 track = _Track(det, -1, math.inf, chip, t, det.width, sample.index)
