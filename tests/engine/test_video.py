@@ -155,3 +155,12 @@ def test_a_video_can_be_written_at_29_97_fps_exactly(tmp_path) -> None:
     spec = synth.VideoSpec("tiny", ".mp4", Fraction(30000, 1001), 0.5)
     truth = synth.write_video(tmp_path / "tiny.mp4", scene, spec)
     assert [round(f.t_ms, 3) for f in truth[:3]] == [0.0, 33.367, 66.733]
+
+
+def test_a_jpeg_range_stream_reports_full_color_range(tmp_path) -> None:
+    spec = synth.VideoSpec("mjpeg", ".avi", Fraction(25), 0.4, codec="mjpeg")
+    synth.write_video(tmp_path / "mjpeg.avi", synth.Scene(160, 120, actors=[]), spec)
+    meta = probe(tmp_path / "mjpeg.avi").metadata()
+    assert (meta["Codec"], meta["ColorRange"]) == ("mjpeg", "FULL")
+    # intra-only codec: nothing to skip, every grid point still gets its frame
+    assert [s.timestamp_ms for s in sample_frames(tmp_path / "mjpeg.avi", 5.0)] == [0, 200]

@@ -275,11 +275,13 @@ def write_video(path: Path, scene: Scene, spec: VideoSpec) -> list[FrameTruth]:
     with av.open(str(path), mode="w") as container:
         stream: Any = container.add_stream(spec.codec, rate=spec.fps)
         stream.width, stream.height = scene.width, scene.height
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = "yuvj420p" if spec.codec == "mjpeg" else "yuv420p"
         time_base = Fraction(1, 1000) if spec.vfr else 1 / spec.fps
         stream.codec_context.time_base = time_base
         if spec.codec == "libx264":
             stream.options = {"preset": "veryfast", "crf": "20", "g": str(spec.gop)}
+        elif spec.codec == "mjpeg":  # intra-only, JPEG (full) range
+            stream.options = {"q:v": "3"}
         else:
             stream.options = {"g": str(spec.gop), "bf": "0"}
             stream.bit_rate = 2_000_000
