@@ -164,3 +164,31 @@ def test_a_jpeg_range_stream_reports_full_color_range(tmp_path) -> None:
     assert (meta["Codec"], meta["ColorRange"]) == ("mjpeg", "FULL")
     # intra-only codec: nothing to skip, every grid point still gets its frame
     assert [s.timestamp_ms for s in sample_frames(tmp_path / "mjpeg.avi", 5.0)] == [0, 200]
+
+
+@pytest.mark.parametrize("name", ["enter_leave_mp4_25", "cut_avi_25", "scale_two_faces_mov_2997"])
+def test_damaged_videos_either_decode_or_raise_a_decode_error(standard_videos, tmp_path, name):
+    # Seeded damage: overwritten blocks, truncation, scattered byte flips (headers included)
+    video = _by_name(standard_videos, name)
+    data = video.path.read_bytes()
+    rng = np.random.default_rng(7)
+    outcomes = set()
+    for trial in range(24):
+        damaged = bytearray(data)
+        if trial % 3 == 0:
+            at = int(rng.integers(len(damaged)))
+            damaged[at : at + 2000] = rng.integers(0, 256, 2000, dtype=np.uint8).tobytes()
+        elif trial % 3 == 1:
+            damaged = damaged[: int(rng.integers(100, len(damaged)))]
+        else:
+            for at in rng.integers(0, len(damaged), 60):
+                damaged[at] = int(rng.integers(256))
+        path = _write(tmp_path / f"damaged{video.spec.suffix}", bytes(damaged))
+        try:
+            frames = [s.gray().shape for s in sample_frames(path, 5.0)]
+            outcomes.add("decoded")
+            assert all(shape == (360, 640) for shape in frames)
+        except VideoDecodeError as exc:
+            outcomes.add("refused")
+            assert str(exc)
+    assert "refused" in outcomes

@@ -99,8 +99,9 @@ def _open(path: Path) -> Any:
     if size == 0:
         raise VideoDecodeError("the video file is empty (0 bytes)")
     try:
-        return av.open(str(path), mode="r")
-    except av.error.FFmpegError as exc:
+        # Damaged files can carry undecodable metadata text: replace it rather than fail.
+        return av.open(str(path), mode="r", metadata_errors="replace")
+    except (av.error.FFmpegError, UnicodeError, ValueError) as exc:
         raise VideoDecodeError(
             f"not a readable video: the container could not be parsed ({_reason(exc)})"
         ) from exc
@@ -259,7 +260,7 @@ def _sample(
                         timestamp_ms=round(t * 1000),
                         frame=frame,
                     )
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, UnicodeError, ValueError) as exc:
             at = f" at {float(prev_t):.2f} s" if prev_t is not None else ""
             raise VideoDecodeError(f"the video could not be decoded{at}: {_reason(exc)}") from exc
         if decoded == 0 and start_s <= 0:
