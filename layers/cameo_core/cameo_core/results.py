@@ -32,8 +32,9 @@ from cameo_core.observability import logger, metrics
 API = "StartCelebrityRecognition"
 FINAL = frozenset({"SUCCEEDED", "FAILED"})
 PAGINATION_RESTARTS = 3
-# Threads for archive uploads and batch writes; boto3 clients are thread-safe.
-IO_THREADS = 4
+# Threads for archive uploads and batch writes (boto3 clients are thread-safe). Each queued
+# archive upload holds a page (~3 MB as dicts), so the queue stays short: RSS goal <= 50 MB.
+IO_THREADS = 2
 
 
 @dataclass(frozen=True)
