@@ -4,8 +4,9 @@
 
 Videos: the test suite's standard set (.mp4/.mov/.avi, 25 and 29.97 fps, variable frame rate,
 faces entering and leaving, a zoom down to 60 px, two faces at once, a cut between two people
-at the same place) plus a harder video that the tests do not gate on: a small (48 px) face
-that enters the frame, which the engine only discovers at its periodic upsampled scan.
+at the same place, a dim, blurred and noisy video) plus a harder video that the tests do not
+gate on: a small (48 px) face that enters the frame, which the engine only discovers at its
+periodic upsampled scan.
 Gallery: Barack Obama (2 photos, not the one shown in the videos) and Eileen Collins; Joe
 Biden is the unknown face that must never be named.
 

@@ -23,6 +23,13 @@ pytestmark = pytest.mark.engine
 
 SAMPLE_FPS = 5.0
 INTERVAL_MS = 1000 / SAMPLE_FPS
+STANDARD = [
+    "enter_leave_mp4_25",
+    "scale_two_faces_mov_2997",
+    "cut_avi_25",
+    "vfr_mp4",
+    "dim_blurred_noisy_mp4_25",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +44,7 @@ def _score(video, analysis, known):
     return synth.score(video.truth, analysis.detections, analysis.sampled_ms, known, 640, 360)
 
 
-@pytest.mark.parametrize(
-    "name", ["enter_leave_mp4_25", "scale_two_faces_mov_2997", "cut_avi_25", "vfr_mp4"]
-)
+@pytest.mark.parametrize("name", STANDARD)
 def test_identity_precision_and_recall_per_sampled_frame(analyses, known_people, name) -> None:
     video, analysis = analyses[name]
     score = _score(video, analysis, known_people)
@@ -48,9 +53,7 @@ def test_identity_precision_and_recall_per_sampled_frame(analyses, known_people,
     assert score.unknown_named == 0
 
 
-@pytest.mark.parametrize(
-    "name", ["enter_leave_mp4_25", "scale_two_faces_mov_2997", "cut_avi_25", "vfr_mp4"]
-)
+@pytest.mark.parametrize("name", STANDARD)
 def test_first_and_last_seen_within_one_sampling_interval(analyses, known_people, name) -> None:
     video, analysis = analyses[name]
     score = _score(video, analysis, known_people)

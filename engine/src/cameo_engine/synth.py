@@ -190,6 +190,10 @@ class Scene:
     height: int
     actors: list[Actor]
     seed: int = 0
+    # Degradations applied to the whole frame: blur radius (px), noise std (grey levels), gain.
+    blur: float = 0.0
+    noise: float = 0.0
+    gain: float = 1.0
     _background: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
 
     def background(self) -> npt.NDArray[np.uint8]:
@@ -235,6 +239,14 @@ class Scene:
                 FaceTruth(f.person, f.box, f.inside and _overlap(f.box, oval) < 0.05) for f in faces
             ]
             faces.append(FaceTruth(sprite.person, box, inside))
+        if self.blur:
+            frame = frame.filter(ImageFilter.GaussianBlur(self.blur))
+        if self.noise or self.gain != 1.0:
+            pixels = np.asarray(frame, dtype=np.float32) * self.gain
+            if self.noise:
+                rng = np.random.default_rng(self.seed * 100_003 + round(t * 1000))
+                pixels += rng.normal(0.0, self.noise, pixels.shape).astype(np.float32)
+            frame = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
         return frame, faces
 
 
@@ -314,7 +326,8 @@ def _sprites(cache_dir: Path | None) -> dict[str, Sprite]:
 
 
 def standard_scenes(cache_dir: Path | None = None) -> list[tuple[VideoSpec, Scene]]:
-    """The accuracy suite: entering/leaving, scale changes, two faces, a cut, 4 containers."""
+    """The accuracy suite: entering/leaving, scale changes, two faces, a cut, degraded frames,
+    .mp4/.mov/.avi, 25 and 29.97 fps and variable frame rate."""
     s = _sprites(cache_dir)
     w, h = 640, 360
     return [
@@ -354,6 +367,15 @@ def standard_scenes(cache_dir: Path | None = None) -> list[tuple[VideoSpec, Scen
                 Actor(s["collins"], [Key(0, 150, 170, 110), Key(5, 250, 200, 140)],
                       enter=0.33, leave=4.1),
                 Actor(s["obama3"], [Key(0, 480, 180, 130)], enter=1.21),
+            ]),
+        ),
+        (
+            # dim, soft and noisy, like a badly lit webcam; the unknown face comes last
+            VideoSpec("dim_blurred_noisy_mp4_25", ".mp4", Fraction(25), 6.0),
+            Scene(w, h, seed=10, blur=1.5, noise=12.0, gain=0.55, actors=[
+                Actor(s["obama3"], [Key(0, 170, 180, 110), Key(6, 200, 170, 90)]),
+                Actor(s["collins"], [Key(0, 470, 170, 100)], enter=1.1, leave=4.3),
+                Actor(s["biden"], [Key(0, 470, 180, 100)], enter=4.5),
             ]),
         ),
     ]  # fmt: skip

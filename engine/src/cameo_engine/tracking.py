@@ -11,9 +11,10 @@ keeps that face's identity. A face is embedded again when:
   * `reverify_s` seconds passed since its last embedding (a periodic safety net), or
     `reverify_clear_s` when the last answer was clear-cut (a close match, or nobody near).
 
-Small faces: HOG without upsampling finds faces from about 80 px. Upsampling the whole frame
-costs 4x, so it is done only where small faces need it: around tracked faces that are small,
-and over the whole frame once every `small_scan_s` seconds to discover new small faces.
+Small or hard faces: HOG without upsampling finds faces from about 60-80 px. Upsampling the
+whole frame costs 4x, so it is done only where it is needed: around a tracked face that the
+plain pass missed in this sample (small, noisy or soft), and over the whole frame once every
+`small_scan_s` seconds to discover new small faces.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class TrackerConfig:
     clear_match_distance: float = 0.45
     clear_unknown_distance: float = 0.75
     small_scan_s: float = 2.0  # 0 disables the periodic upsampled full-frame scan
-    small_face_px: float = 90.0  # tracked faces narrower than this are searched upsampled
+    small_face_px: float = 90.0  # lost faces narrower than this get a wider search area
     min_appearance_ncc: float = 0.8
     regrow_ratio: float = 1.5
     match_iou: float = 0.3
@@ -137,10 +138,12 @@ class FrameAnalyzer:
             if track.last_sample < sample_index - cfg.max_gap_samples:
                 continue
             d = track.det
-            if d.width >= cfg.small_face_px or any(x.iou(d) >= cfg.match_iou for x in dets):
+            if any(x.iou(d) >= cfg.match_iou for x in dets):
                 continue
-            # Search an area three faces wide around the small face, upsampled.
-            m = d.width
+            # A face seen a moment ago that the plain pass missed (too small, noisy, soft):
+            # search around where it was, upsampled. Small faces move further relative to
+            # their size, so their search area is wider.
+            m = d.width if d.width < cfg.small_face_px else d.width / 2
             x0, y0 = max(0, int(d.left - m)), max(0, int(d.top - m))
             x1, y1 = min(w, int(d.right + m)), min(h, int(d.bottom + m))
             if x1 - x0 < 16 or y1 - y0 < 16:
