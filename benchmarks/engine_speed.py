@@ -53,7 +53,7 @@ def children_cpu_seconds() -> float:
     return total
 
 
-def benchmark_scene(seconds: float, cache: Path) -> synth.Scene:
+def benchmark_scene(seconds: float, cache: Path, *, degraded: bool = False) -> synth.Scene:
     s = {k: synth.Sprite.from_photo(k, cache) for k in ("obama3", "collins", "biden")}
     d = seconds
     key = synth.Key
@@ -61,6 +61,10 @@ def benchmark_scene(seconds: float, cache: Path) -> synth.Scene:
         640,
         360,
         seed=7,
+        # --degraded: dim, soft and noisy frames, where the plain detector starts missing faces
+        blur=1.5 if degraded else 0.0,
+        noise=12.0 if degraded else 0.0,
+        gain=0.55 if degraded else 1.0,
         actors=[
             # on screen throughout, drifting and slowly changing size (100-160 px faces)
             synth.Actor(
@@ -148,13 +152,15 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--sample-fps", type=float, default=5.0)
     parser.add_argument("--cache", type=Path, default=REPO / ".cache")
+    parser.add_argument("--degraded", action="store_true", help="dim, blurred, noisy frames")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="cameo-bench-"))
     spec = synth.VideoSpec("bench", ".mp4", Fraction(25), args.seconds)
     video = work / "bench.mp4"
     print(f"synthesizing {args.seconds:.0f} s of 640x360 25 fps video ...", flush=True)
-    truth = synth.write_video(video, benchmark_scene(args.seconds, args.cache), spec)
+    scene = benchmark_scene(args.seconds, args.cache, degraded=args.degraded)
+    truth = synth.write_video(video, scene, spec)
     known = {synth.OBAMA, synth.COLLINS}
     gallery = Gallery.load(synth.make_gallery(work / "gallery", sorted(known), args.cache))
     photos = {p.name: sorted((gallery.root / p.name).glob("*.[jp][pn]g")) for p in gallery.people}
@@ -193,7 +199,8 @@ def main() -> None:
 
     base_wall = rows[0][1]
     print()
-    print(f"video: {args.seconds:.0f} s, 640x360, 25 fps, sampled at {args.sample_fps:g} fps; "
+    print(f"video: {args.seconds:.0f} s, 640x360, 25 fps{', degraded' if args.degraded else ''}, "
+          f"sampled at {args.sample_fps:g} fps; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"{'contender':30} {'wall s':>8} {'cpu s':>7} {'x realtime':>11} {'vs baseline':>12} "
           f"{'precision':>10} {'recall':>7} {'unknown named':>14}")  # fmt: skip
