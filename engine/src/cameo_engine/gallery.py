@@ -112,7 +112,7 @@ def embed_photo(data: bytes, label: str) -> _Enrolled:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             image = ImageOps.exif_transpose(img).convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         return _Enrolled(None, f"{label}: not a readable JPEG or PNG image ({exc})")
     scale = min(1.0, _ENROLL_MAX_SIDE / max(image.size))
     if scale < 1.0:

@@ -383,7 +383,7 @@ def recognize_image(data: bytes, gallery: Gallery) -> dict[str, Any]:
                 raise InvalidImageError(f"unsupported image format {img.format}; use JPEG or PNG")
             img.load()
             image = ImageOps.exif_transpose(img).convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise InvalidImageError("the image bytes are not a valid JPEG or PNG image") from exc
     scale = min(1.0, _IMAGE_MAX_SIDE / max(image.size))
     if scale < 1.0:
