@@ -15,6 +15,7 @@ from cameo_core.adapters.table import ResultsTable
 from cameo_core.config import Tuning
 from cameo_core.keys import VideoRef, sequencer_order
 from cameo_core.results import API, Completion, process_completion
+from tests.support import fakes
 
 BUCKET = "cameo-videos-local"
 VIDEO_A = VideoRef(BUCKET, "clips/red carpet é.mp4")  # spaces and unicode, not URL-encoded
@@ -37,20 +38,7 @@ FAILURE_REASON = "Unsupported codec: the video could not be decoded"
 
 
 def detection(ts: int, cid: str, name: str, confidence: float = 99.0) -> dict[str, Any]:
-    return {
-        "Timestamp": ts,
-        "Celebrity": {
-            "Id": cid,
-            "Name": name,
-            "Urls": [f"www.wikidata.org/wiki/{cid}"],
-            "Confidence": confidence,
-            "KnownGender": {"Type": "Female" if cid == SWIFT else "Male"},
-            "Face": {
-                "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.1},
-                "Confidence": 99.9,
-            },
-        },
-    }
+    return fakes.detection(ts, cid, name, confidence, "Female" if cid == SWIFT else "Male")
 
 
 def page(celebrities: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -12,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from cameo_core.clients import RETRY_CONFIG
+from tests.support.fakes import FakeContext, detection
 
 SNS_JOB_ID = "1f3f2e8a7c4b9d0e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e"
 METADATA = {
@@ -23,20 +23,6 @@ METADATA = {
     "FrameWidth": 640,
     "ColorRange": "LIMITED",
 }
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "cameo-test"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cameo-test"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
-    log_group_name: str = "/aws/lambda/cameo-test"
-    log_stream_name: str = "2026/11/20/[$LATEST]abc"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @pytest.fixture
@@ -69,23 +55,6 @@ def wire(rekognition: Stubber, monkeypatch: pytest.MonkeyPatch) -> Callable[[Any
     return apply
 
 
-def detection(ts: int, cid: str, name: str, confidence: float = 99.0) -> dict[str, Any]:
-    return {
-        "Timestamp": ts,
-        "Celebrity": {
-            "Id": cid,
-            "Name": name,
-            "Urls": [f"www.wikidata.org/wiki/{cid}"],
-            "Confidence": confidence,
-            "KnownGender": {"Type": "Male"},
-            "Face": {
-                "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.1},
-                "Confidence": 99.9,
-            },
-        },
-    }
-
-
 def page(celebrities: list[dict[str, Any]], next_token: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "JobStatus": "SUCCEEDED",
@@ -102,3 +71,6 @@ def get_params(job_id: str, token: str | None = None) -> dict[str, Any]:
     if token:
         params["NextToken"] = token
     return params
+
+
+__all__ = ["detection", "get_params", "page"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,39 +22,12 @@ from cameo_core.erase import erase_video
 from cameo_core.keys import VideoRef, sequencer_order
 from cameo_core.results import finish_success, write_results
 from cameo_stack import template as cfn
+from tests.support.fakes import FakeContext, detection
 
 pytest_plugins = ["tests.integration.fixtures_local"]
 pytestmark = pytest.mark.integration
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "cameo-process-results"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cameo-pr"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
-    log_group_name: str = "/aws/lambda/cameo-process-results"
-    log_stream_name: str = "2026/11/20/[$LATEST]abc"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def detection(ts: int, cid: str, name: str) -> dict[str, Any]:
-    return {
-        "Timestamp": ts,
-        "Celebrity": {
-            "Id": cid,
-            "Name": name,
-            "Urls": [f"www.wikidata.org/wiki/{cid}"],
-            "Confidence": 97.5,
-            "KnownGender": {"Type": "Male"},
-            "BoundingBox": {"Width": 0.1, "Height": 0.2, "Left": 0.3, "Top": 0.4},
-        },
-    }
 
 
 @pytest.fixture

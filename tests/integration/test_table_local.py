@@ -12,6 +12,7 @@ from cameo_core.adapters.table import ResultsTable
 from cameo_core.config import Tuning
 from cameo_core.keys import VideoRef, sequencer_order
 from cameo_core.results import finish_success, write_results
+from tests.support.fakes import detection
 
 pytest_plugins = ["tests.integration.fixtures_local"]
 pytestmark = pytest.mark.integration
@@ -31,20 +32,6 @@ def upload(sequencer: str, job_id: str | None = None, status: str = "SUBMITTED")
     if job_id:
         fields["job_id"] = job_id
     return fields
-
-
-def detection(ts: int, cid: str, name: str, confidence: float = 99.0) -> dict[str, Any]:
-    return {
-        "Timestamp": ts,
-        "Celebrity": {
-            "Id": cid,
-            "Name": name,
-            "Urls": [f"www.wikidata.org/wiki/{cid}"],
-            "Confidence": confidence,
-            "KnownGender": {"Type": "Female"},
-            "Face": {"BoundingBox": {"Width": 0.1, "Height": 0.2, "Left": 0.3, "Top": 0.4}},
-        },
-    }
 
 
 def pages_of(*pages: list[dict[str, Any]]) -> Any:
