@@ -288,12 +288,7 @@ def process_completion(
             reason = jobs.status_message(job_id)
         except (ResultsExpired, PaginationExpired, RetryableError):
             reason = None
-        reason = reason or f"Rekognition reported {completion.status}"
-        table.finish_job(
-            video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()}
-        )
-        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-        return Outcome(video.uri, job_id, "FAILED", reason=reason)
+        return _fail(video, job_id, reason or f"Rekognition reported {completion.status}", table)
 
     try:
         result = write_results(
@@ -306,11 +301,7 @@ def process_completion(
         )
     except ResultsExpired:
         reason = "Rekognition no longer has this job's results (they expire after ~7 days)"
-        table.finish_job(
-            video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()}
-        )
-        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-        return Outcome(video.uri, job_id, "FAILED", reason=reason)
+        return _fail(video, job_id, reason, table)
 
     if not finish_success(video, job_id, result, table):
         # A newer upload (or a delete) took over while we wrote: remove what this job wrote.
@@ -326,6 +317,12 @@ def process_completion(
         result.detections,
         result.pages,
     )
+
+
+def _fail(video: VideoRef, job_id: str, reason: str, table: ResultsTable) -> Outcome:
+    table.finish_job(video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()})
+    metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+    return Outcome(video.uri, job_id, "FAILED", reason=reason)
 
 
 def _delete_job_items(video: VideoRef, job_id: str, table: ResultsTable) -> None:
