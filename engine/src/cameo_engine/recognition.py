@@ -96,7 +96,9 @@ class VideoAnalysis:
 # ------------------------------------------------------------------ Rekognition shapes
 
 
-def _face_dict(rec: FaceRecord, width: int, height: int) -> dict[str, Any]:
+def _face_dict(rec: FaceRecord) -> dict[str, Any]:
+    """Rekognition's Face fields; coordinates are ratios of the upright frame."""
+    width, height = rec.frame_size
     left, top, right, bottom = rec.box
     p = rec.points
     # dlib's 5 points: 0-1 image-right eye (outer, inner), 2-3 image-left eye (outer, inner),
@@ -313,7 +315,6 @@ def analyze_video(
     reporter(1.0, force=True)
 
     records = sorted((r for recs, _ in results for r in recs), key=lambda r: r.timestamp_ms)
-    width, height = info.width, info.height
     detections: list[dict[str, Any]] = []
     for rec in records:
         if rec.person < 0:
@@ -325,7 +326,7 @@ def analyze_video(
                 "Celebrity": {
                     **_celebrity_fields(person),
                     "Confidence": celebrity_confidence(rec.distance),
-                    "Face": _face_dict(rec, width, height),
+                    "Face": _face_dict(rec),
                 },
             }
         )
@@ -400,7 +401,7 @@ def recognize_image(data: bytes, gallery: Gallery) -> dict[str, Any]:
         shape = models.landmarks(gray, det)
         match = gallery.match(models.embed(rgb, shape))
         rec = measure_face(gray, det, shape, 0, -1, math.inf, embedded=True)
-        face = _face_dict(rec, image.width, image.height)
+        face = _face_dict(rec)
         if match is None:
             unrecognized.append(face)
         else:

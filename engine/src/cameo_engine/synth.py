@@ -267,6 +267,9 @@ class VideoSpec:
     codec: str = "libx264"
     vfr: bool = False  # irregular frame intervals around 1/fps
     gop: int = 50
+    # Display rotation, counter-clockwise degrees (multiple of 90): frames are stored turned the
+    # other way, as a phone held upright stores them; players and the engine turn them back.
+    rotation: int = 0
 
 
 def write_video(path: Path, scene: Scene, spec: VideoSpec) -> list[FrameTruth]:
@@ -286,7 +289,12 @@ def write_video(path: Path, scene: Scene, spec: VideoSpec) -> list[FrameTruth]:
     truth = []
     with av.open(str(path), mode="w") as container:
         stream: Any = container.add_stream(spec.codec, rate=spec.fps)
-        stream.width, stream.height = scene.width, scene.height
+        sideways = spec.rotation % 180 == 90
+        stream.width, stream.height = (
+            (scene.height, scene.width) if sideways else (scene.width, scene.height)
+        )
+        if spec.rotation % 360:
+            stream.set_display_rotation(spec.rotation % 360)
         stream.pix_fmt = "yuvj420p" if spec.codec == "mjpeg" else "yuv420p"
         time_base = Fraction(1, 1000) if spec.vfr else 1 / spec.fps
         stream.codec_context.time_base = time_base
@@ -299,6 +307,8 @@ def write_video(path: Path, scene: Scene, spec: VideoSpec) -> list[FrameTruth]:
             stream.bit_rate = 2_000_000
         for t in times:
             image, faces = scene.render(float(t))
+            if spec.rotation % 360:
+                image = image.rotate(-(spec.rotation % 360), expand=True)
             frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
             frame.pts = round(t / time_base)
             frame.time_base = time_base

@@ -50,6 +50,7 @@ class FaceRecord:
     """One face in one sampled frame (pixels). person is a gallery row owner index or -1."""
 
     timestamp_ms: int
+    frame_size: tuple[int, int]  # width, height of the upright frame the box refers to
     box: tuple[float, float, float, float]
     score: float
     points: list[tuple[float, float]]
@@ -256,6 +257,7 @@ def measure_face(
     chip64 = np.asarray(dlib.get_face_chip(gray, shape, 64, 0.0))
     return FaceRecord(
         timestamp_ms=timestamp_ms,
+        frame_size=(w, h),
         box=(det.left, det.top, det.right, det.bottom),
         score=det.score,
         points=[(float(x), float(y)) for x, y in shape_points(shape)],

@@ -18,6 +18,7 @@ from typing import Any
 import av
 import av.error
 import numpy as np
+import numpy.typing as npt
 
 from cameo_engine.models import RGB, Gray
 
@@ -58,6 +59,8 @@ class VideoInfo:
 
 @dataclass
 class SampledFrame:
+    """One sampled frame, upright: a display rotation (phone videos) is applied on conversion."""
+
     index: int  # sample number on the grid (not the frame number)
     timestamp_ms: int
     frame: Any  # av.VideoFrame; converted lazily, RGB is only needed to embed a face
@@ -66,12 +69,21 @@ class SampledFrame:
     _rgb: RGB | None = None
 
     @property
+    def quarter_turns(self) -> int:
+        """Counter-clockwise quarter turns that show the frame upright (its display matrix)."""
+        return round(float(getattr(self.frame, "rotation", 0) or 0) / 90) % 4
+
+    @property
     def width(self) -> int:
-        return int(self.frame.width)
+        return int(self.frame.height if self.quarter_turns % 2 else self.frame.width)
 
     @property
     def height(self) -> int:
-        return int(self.frame.height)
+        return int(self.frame.width if self.quarter_turns % 2 else self.frame.height)
+
+    def _upright(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        turns = self.quarter_turns
+        return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
     def gray(self) -> Gray:
         if self._gray is None:
@@ -80,14 +92,15 @@ class SampledFrame:
                 # The luma plane is the grey image: no colour conversion needed.
                 plane = frame.planes[0]
                 buf = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-                self._gray = np.ascontiguousarray(buf[: frame.height, : frame.width])
+                gray = np.ascontiguousarray(buf[: frame.height, : frame.width])
             else:
-                self._gray = frame.to_ndarray(format="gray")
+                gray = frame.to_ndarray(format="gray")
+            self._gray = self._upright(gray)
         return self._gray
 
     def rgb(self) -> RGB:
         if self._rgb is None:
-            self._rgb = self.frame.to_ndarray(format="rgb24")
+            self._rgb = self._upright(self.frame.to_ndarray(format="rgb24"))
         return self._rgb
 
 
