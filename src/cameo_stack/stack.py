@@ -14,10 +14,12 @@ data (on disk under .stack/data/) and re-creates moto's resources, which live in
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +102,68 @@ class Stack:
         for name in reversed(chosen):
             procs.stop(self.state.paths.pid(name), grace=15 if name == "router" else 10)
         self._start_services(StackOptions(), only=tuple(chosen))
+        if "moto" in chosen:
+            self.replay_lost_completions()
         return chosen
+
+    def replay_lost_completions(self) -> list[str]:
+        """Re-announce completions that a restart of moto may have swallowed.
+
+        moto keeps SNS/SQS messages in memory, so a completion published just before a restart
+        can vanish, leaving its video SUBMITTED for ever (real SNS does not lose it). For every
+        SUBMITTED video whose engine job is already final, publish the engine's message again;
+        the results handler skips a completion it has already recorded, so this is safe.
+        """
+        if self.state.external_rekognition:
+            return []
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserializer = TypeDeserializer()
+        topic_arn = next(iter(self.state.topics.values()))
+        sns = self.client("sns")
+        replayed = []
+        # A Scan is fine here: a local maintenance step over a developer's table, not a query path.
+        pages = (
+            self.client("dynamodb")
+            .get_paginator("scan")
+            .paginate(
+                TableName=self.state.table,
+                FilterExpression="sk = :video AND #status = :submitted",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":video": {"S": "VIDEO"},
+                    ":submitted": {"S": "SUBMITTED"},
+                },
+            )
+        )
+        for page in pages:
+            for raw in page.get("Items", []):
+                item = {k: deserializer.deserialize(v) for k, v in raw.items()}
+                job = self._engine_job(str(item.get("job_id", "")))
+                if job.get("JobStatus") not in ("SUCCEEDED", "FAILED"):
+                    continue  # still running: the engine will publish it itself
+                message: dict[str, Any] = {
+                    "JobId": item["job_id"],
+                    "Status": job["JobStatus"],
+                    "API": "StartCelebrityRecognition",
+                    "Timestamp": int(time.time() * 1000),
+                    "Video": {"S3ObjectName": item["key"], "S3Bucket": item["bucket"]},
+                }
+                if item.get("job_tag"):
+                    message["JobTag"] = item["job_tag"]
+                sns.publish(TopicArn=topic_arn, Message=json.dumps(message))
+                replayed.append(str(item["video"]))
+        return replayed
+
+    def _engine_job(self, job_id: str) -> dict[str, Any]:
+        if not job_id:
+            return {}
+        url = f"{self.state.endpoints['rekognition']}/admin/jobs/{job_id}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+                return dict(json.loads(response.read()))
+        except (OSError, ValueError):
+            return {}
 
     def down(self) -> list[str]:
         """Stop every service (router first, so in-flight events go back to their queues)."""
@@ -324,15 +387,7 @@ class Stack:
     def _engine_progress(self, item: dict[str, Any] | None) -> str:
         if item is None or self.state.external_rekognition or not item.get("job_id"):
             return ""
-        import json
-        import urllib.request
-
-        url = f"{self.state.endpoints['rekognition']}/admin/jobs/{item['job_id']}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
-                job = json.loads(response.read())
-        except (OSError, ValueError):
-            return ""
+        job = self._engine_job(str(item["job_id"]))
         status = job.get("JobStatus") or ""
         progress = job.get("Progress")  # percent
         if status == "IN_PROGRESS" and isinstance(progress, (int, float)):

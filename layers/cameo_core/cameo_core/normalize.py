@@ -44,14 +44,16 @@ class _Open:
     start_ms: int
     last_ms: int
     detections: int = 0
-    confidence_sum: float = 0.0
+    # Micro-units in an int: an exact sum, so the mean does not depend on the order detections
+    # arrive in (float addition is not associative).
+    confidence_micros: int = 0
     max_confidence: float = -1.0
     bounding_box: Mapping[str, float] | None = None
 
     def add(self, timestamp: int, confidence: float, box: Mapping[str, float] | None) -> None:
         self.last_ms = timestamp
         self.detections += 1
-        self.confidence_sum += confidence
+        self.confidence_micros += round(confidence * 1_000_000)
         # Representative box: the one seen with the highest confidence (earliest on ties).
         if confidence > self.max_confidence:
             self.max_confidence = confidence
@@ -64,7 +66,7 @@ class _Open:
             end_ms=self.last_ms,
             detections=self.detections,
             max_confidence=self.max_confidence,
-            mean_confidence=self.confidence_sum / self.detections,
+            mean_confidence=self.confidence_micros / self.detections / 1_000_000,
             bounding_box=self.bounding_box,
         )
 
