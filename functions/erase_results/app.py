@@ -1,17 +1,14 @@
 """S3 ObjectRemoved -> erase that video's appearances, summaries and raw pages."""
 
 from typing import Any
-from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.clients import client
 from cameo_core.config import ResultsConfig
-from cameo_core.erase import erase_video
-from cameo_core.keys import VideoRef
+from cameo_core.erase import handle_s3_event
 from cameo_core.observability import S3_REQUEST_ID, logger, metrics
 
 CONFIG = ResultsConfig.from_env()
@@ -22,8 +19,4 @@ CONFIG = ResultsConfig.from_env()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     table = ResultsTable(client("dynamodb"), CONFIG.table_name)
     archive = RawArchive(client("s3"), CONFIG.archive_bucket)
-    erased = [
-        erase_video(VideoRef(r.s3.bucket.name, unquote_plus(r.s3.get_object.key)), table, archive)
-        for r in S3Event(event).records
-    ]
-    return {"erased": [e.as_dict() for e in erased]}
+    return {"erased": handle_s3_event(event, table, archive)}

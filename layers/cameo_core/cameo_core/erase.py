@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.table import ResultsTable
@@ -34,3 +36,14 @@ def erase_video(video: VideoRef, table: ResultsTable, archive: RawArchive) -> Ou
     metrics.add_metric(name="VideosErased", unit=MetricUnit.Count, value=1)
     logger.info("erased results", extra={"items": items, "pages": pages})
     return Outcome(video.uri, items, pages)
+
+
+def handle_s3_event(
+    raw: dict[str, Any], table: ResultsTable, archive: RawArchive
+) -> list[dict[str, Any]]:
+    """Every ObjectRemoved record (keys arrive URL-encoded, like on ObjectCreated)."""
+    erased = []
+    for record in S3Event(raw).records:
+        video = VideoRef(record.s3.bucket.name, unquote_plus(record.s3.get_object.key))
+        erased.append(erase_video(video, table, archive).as_dict())
+    return erased
