@@ -71,19 +71,29 @@ class _Open:
         )
 
 
-def parse_detection(item: Detection) -> tuple[int, Celebrity, float, Mapping[str, float] | None]:
-    """One CelebrityRecognition item -> (timestamp, celebrity, confidence, face box).
-
-    Raises KeyError/TypeError/ValueError on a malformed item; callers decide what that means.
-    """
-    raw = item["Celebrity"]
+def parse_celebrity(raw: Mapping[str, Any]) -> Celebrity:
     gender = raw.get("KnownGender") or {}
-    celebrity = Celebrity(
+    return Celebrity(
         id=str(raw["Id"]),
         name=str(raw.get("Name") or raw["Id"]),
         urls=tuple(raw.get("Urls") or ()),
         known_gender=gender.get("Type") if isinstance(gender, Mapping) else None,
     )
+
+
+def parse_detection(
+    item: Detection, known: dict[str, Celebrity] | None = None
+) -> tuple[int, Celebrity, float, Mapping[str, float] | None]:
+    """One CelebrityRecognition item -> (timestamp, celebrity, confidence, face box).
+
+    `known` caches celebrities by id: a long video names the same few people thousands of times.
+    Raises KeyError/TypeError/ValueError on a malformed item; callers decide what that means.
+    """
+    raw = item["Celebrity"]
+    if known is None:
+        celebrity = parse_celebrity(raw)
+    else:
+        celebrity = known.get(raw["Id"]) or known.setdefault(raw["Id"], parse_celebrity(raw))
     box = (raw.get("Face") or {}).get("BoundingBox")
     return int(item["Timestamp"]), celebrity, float(raw.get("Confidence", 0.0)), box
 
@@ -97,6 +107,7 @@ class AppearanceBuilder:
         self.gap_ms = gap_ms
         self.min_confidence = min_confidence
         self._open: dict[str, _Open] = {}
+        self._known: dict[str, Celebrity] = {}
         self._now = -1
         self.detections_seen = 0
         self.detections_used = 0
@@ -109,11 +120,12 @@ class AppearanceBuilder:
         """Consume detections in time order; yield the appearances that can no longer grow."""
         for item in items:
             self.detections_seen += 1
-            timestamp, celebrity, confidence, box = parse_detection(item)
+            timestamp, celebrity, confidence, box = parse_detection(item, self._known)
             if timestamp < self._now:
                 raise OutOfOrderError(f"detection at {timestamp} ms after {self._now} ms")
-            self._now = timestamp
-            yield from self._expire(timestamp)
+            if timestamp != self._now:  # the open set can only expire when time moves on
+                self._now = timestamp
+                yield from self._expire(timestamp)
             if confidence < self.min_confidence:
                 continue
             self.detections_used += 1

@@ -32,9 +32,12 @@ from cameo_core.observability import logger, metrics
 API = "StartCelebrityRecognition"
 FINAL = frozenset({"SUCCEEDED", "FAILED"})
 PAGINATION_RESTARTS = 3
-# Threads for archive uploads and batch writes (boto3 clients are thread-safe). Each queued
-# archive upload holds a page (~3 MB as dicts), so the queue stays short: RSS goal <= 50 MB.
-IO_THREADS = 2
+# Threads for archive uploads and batch writes (boto3 clients are thread-safe). Queued archive
+# uploads hold a whole page (~3 MB as dicts), queued batches only 25 small items, hence the
+# separate bounds (RSS goal: <= 50 MB growth for 200,000 detections).
+IO_THREADS = 4
+ARCHIVE_IN_FLIGHT = 2
+BATCHES_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -173,13 +176,16 @@ def write_results(
     """
     with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="cameo-io") as pool:
         for attempt in range(PAGINATION_RESTARTS + 1):
-            background = Background(pool, limit=2 * IO_THREADS)
+            uploads = Background(pool, limit=ARCHIVE_IN_FLIGHT)
+            batches = Background(pool, limit=BATCHES_IN_FLIGHT)
             try:
                 return _write_pass(
-                    video, job_id, pages, table, tuning, on_page, track_keys, background
+                    video, job_id, pages, table, tuning, on_page, track_keys, uploads, batches
                 )
             except PaginationExpired:
-                background.drain()  # let the first pass's writes land before the second's
+                # Let the first pass's writes land before the second's.
+                uploads.drain()
+                batches.drain()
                 if attempt == PAGINATION_RESTARTS:
                     raise RetryableError("pagination token kept expiring") from None
                 logger.warning("pagination token expired; restarting from the first page")
@@ -195,17 +201,18 @@ def _write_pass(
     tuning: Tuning,
     on_page: Callable[[int, dict[str, Any]], None] | None,
     track_keys: bool,
-    background: Background,
+    uploads: Background,
+    batches: Background,
 ) -> Normalized:
     builder = AppearanceBuilder(tuning.merge_gap_ms, tuning.min_confidence)
     summaries = Summaries()
     appearances = 0
     metadata: Mapping[str, Any] | None = None
     index = 0
-    writer = _KeyTrackingWriter(table.writer(background=background), track_keys)
+    writer = _KeyTrackingWriter(table.writer(background=batches), track_keys)
     for index, page in enumerate(pages(), start=1):
         if on_page:
-            background.submit(on_page, index, page)
+            uploads.submit(on_page, index, page)
         metadata = page.get("VideoMetadata") or metadata
         for appearance in builder.feed(page.get("Celebrities") or []):
             writer.put(appearance_item(video, job_id, appearance))
@@ -217,7 +224,8 @@ def _write_pass(
         appearances += 1
     for summary in summaries:
         writer.put(summary_item(video, job_id, summary))
-    writer.flush()  # also waits for the archive uploads
+    writer.flush()
+    uploads.drain()
     return Normalized(
         appearances=appearances,
         celebrities=len(summaries.by_id),
