@@ -76,6 +76,18 @@ class Outcome:
     pages: int = 0
     reason: str | None = None
 
+    @classmethod
+    def succeeded(cls, video: VideoRef, job_id: str, result: Normalized) -> Outcome:
+        return cls(
+            video.uri,
+            job_id,
+            "SUCCEEDED",
+            result.appearances,
+            result.celebrities,
+            result.detections,
+            result.pages,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
@@ -252,7 +264,7 @@ def finish_success(video: VideoRef, job_id: str, result: Normalized, table: Resu
     )
     if finished:
         # Only once this job is known to be current may an earlier job's results go.
-        table.delete_results(video, keep_job=job_id)
+        table.delete_results(video, keep=lambda item: item.get("job_id") == job_id)
     return finished
 
 
@@ -313,31 +325,16 @@ def process_completion(
 
     if not finish_success(video, job_id, result, table):
         # A newer upload (or a delete) took over while we wrote: remove what this job wrote.
-        _delete_job_items(video, job_id, table)
+        table.delete_results(video, keep=lambda item: item.get("job_id") != job_id)
         return Outcome(video.uri, job_id, "IGNORED", reason="superseded while writing")
     metrics.add_metric(name="AppearancesWritten", unit=MetricUnit.Count, value=result.appearances)
-    return Outcome(
-        video.uri,
-        job_id,
-        "SUCCEEDED",
-        result.appearances,
-        result.celebrities,
-        result.detections,
-        result.pages,
-    )
+    return Outcome.succeeded(video, job_id, result)
 
 
 def _fail(video: VideoRef, job_id: str, reason: str, table: ResultsTable) -> Outcome:
     table.finish_job(video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()})
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     return Outcome(video.uri, job_id, "FAILED", reason=reason)
-
-
-def _delete_job_items(video: VideoRef, job_id: str, table: ResultsTable) -> None:
-    with table.writer() as writer:
-        for item in table.result_keys(video):
-            if item.get("job_id") == job_id:
-                writer.delete(item["pk"], item["sk"])
 
 
 def reprocess(video: VideoRef, table: ResultsTable, archive: RawArchive, tuning: Tuning) -> Outcome:
@@ -353,20 +350,9 @@ def reprocess(video: VideoRef, table: ResultsTable, archive: RawArchive, tuning:
     )
     # New tuning can split or merge appearances differently: what this pass did not write is
     # a leftover of the previous normalization of the same job.
-    with table.writer() as writer:
-        for item in table.result_keys(video):
-            if item["sk"] not in result.written:
-                writer.delete(item["pk"], item["sk"])
+    table.delete_results(video, keep=lambda item: item["sk"] in result.written)
     finish_success(video, job_id, result, table)
-    return Outcome(
-        video.uri,
-        job_id,
-        "SUCCEEDED",
-        result.appearances,
-        result.celebrities,
-        result.detections,
-        result.pages,
-    )
+    return Outcome.succeeded(video, job_id, result)
 
 
 class MalformedMessage(ValueError):

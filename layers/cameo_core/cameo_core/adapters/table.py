@@ -270,12 +270,15 @@ class ResultsTable:
                 ProjectionExpression="pk, sk, job_id",
             )
 
-    def delete_results(self, video: VideoRef, *, keep_job: str | None = None) -> int:
-        """Delete the video's result items, except those written by `keep_job`."""
+    def delete_results(
+        self, video: VideoRef, *, keep: Callable[[Item], bool] = lambda _item: False
+    ) -> int:
+        """Delete the video's appearance and summary items, except those `keep` accepts
+        (it sees each item's pk, sk and job_id)."""
         deleted = 0
         with self.writer() as writer:
             for item in self.result_keys(video):
-                if keep_job is None or item.get("job_id") != keep_job:
+                if not keep(item):
                     writer.delete(item["pk"], item["sk"])
                     deleted += 1
         return deleted
