@@ -1,0 +1,77 @@
+"""Typed config fails fast; deterministic names stay within Rekognition's patterns."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cameo_core.config import ResultsConfig, StartConfig, Tuning
+from cameo_core.errors import ConfigError
+from cameo_core.keys import (
+    VideoRef,
+    client_request_token,
+    job_tag,
+    job_tag_matches,
+    sequencer_order,
+)
+
+JOB_TAG = re.compile(r"^[a-zA-Z0-9_.\-:+=/]{1,1024}$")
+TOKEN = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+START_ENV = {"TABLE_NAME": "t", "SNS_TOPIC_ARN": "arn:sns", "REKOGNITION_ROLE_ARN": "arn:role"}
+
+
+@pytest.mark.parametrize("missing", sorted(START_ENV))
+def test_missing_resource_names_fail_at_cold_start(missing):
+    env = {k: v for k, v in START_ENV.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        StartConfig.from_env(env)
+
+
+def test_tuning_defaults_and_overrides():
+    assert Tuning.from_env({}) == Tuning(80.0, 2000, 10 * 1024**3)
+    tuned = ResultsConfig.from_env(
+        {"TABLE_NAME": "t", "ARCHIVE_BUCKET": "a", "MIN_CONFIDENCE": "90", "MERGE_GAP_MS": "500"}
+    ).tuning
+    assert (tuned.min_confidence, tuned.merge_gap_ms) == (90.0, 500)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MIN_CONFIDENCE": "high"}, "not a number"),
+        ({"MIN_CONFIDENCE": "101"}, "between 0 and 100"),
+        ({"MERGE_GAP_MS": "-1"}, "negative"),
+    ],
+)
+def test_malformed_tuning_is_refused(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Tuning.from_env(env)
+
+
+keys = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=1024)
+
+
+@given(keys, st.text(max_size=80))
+def test_job_tag_and_token_fit_rekognitions_patterns_for_any_key(key, revision):
+    video = VideoRef("cameo-videos", key)
+    tag = job_tag(video)
+    assert JOB_TAG.match(tag) and job_tag_matches(tag, video)
+    assert not job_tag_matches(tag, VideoRef("cameo-videos", key + "x"))
+    assert TOKEN.match(client_request_token(video, revision))
+
+
+def test_sequencers_order_numerically_after_padding():
+    assert sequencer_order("0062A1B2C3D4E5F6FF") > sequencer_order("0062A1B2C3D4E5F601")
+    assert sequencer_order("10") > sequencer_order("F")  # longer hex is larger
+    assert sequencer_order(None) < sequencer_order("1")
+
+
+def test_video_uri_round_trips_and_rejects_non_s3():
+    video = VideoRef.parse("s3://b/holiday clips/Café.mp4")
+    assert (video.bucket, video.key, video.uri) == ("b", "holiday clips/Café.mp4", video.uri)
+    for bad in ("b/key.mp4", "s3://bucket-only", "s3:///key.mp4"):
+        with pytest.raises(ValueError, match="s3://BUCKET/KEY"):
+            VideoRef.parse(bad)
