@@ -231,3 +231,32 @@ def test_restarting_the_whole_stack_mid_job_ends_clearly(stack: Stack, media: Me
     if video["status"] == "FAILED":
         assert video.get("reason"), "FAILED without saying why"
     assert all(s["healthy"] for s in stack.status().values())
+
+
+def test_a_completion_lost_with_moto_is_replayed_once_without_duplicates(
+    stack: Stack, media: Media
+) -> None:
+    # Given a finished video whose completion message is then "lost": its item is back to
+    # SUBMITTED, as when moto's in-memory SNS/SQS dropped the message in a restart
+    uri = stack.upload(media.clips["obama"].path, "replay/lost.mp4")
+    done = stack.wait(uri, timeout=120)
+    assert done["status"] == "SUCCEEDED", done.get("reason")
+    before = sorted(i["sk"] for i in stack.video_items(uri))
+    table = stack.client("dynamodb")
+    table.update_item(
+        TableName=stack.state.table,
+        Key={"pk": {"S": f"VIDEO#{uri}"}, "sk": {"S": "VIDEO"}},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "SUBMITTED"}},
+    )
+
+    # When the stack replays what the engine finished but the table never recorded
+    replayed = stack.replay_lost_completions()
+
+    # Then that video (and only unrecorded ones) completes again, with the same items
+    assert uri in replayed
+    video = stack.wait(uri, timeout=120)
+    assert video["status"] == "SUCCEEDED"
+    assert sorted(i["sk"] for i in stack.video_items(uri)) == before
+    assert uri not in stack.replay_lost_completions()
