@@ -84,11 +84,11 @@ def test_reprocess_rejects_an_out_of_range_confidence(cli, seeded) -> None:
     assert timeline(cli, VIDEO_A)  # untouched
 
 
-def test_reprocess_without_archived_pages_exits_1(cli, seeded) -> None:
+def test_reprocess_of_a_failed_job_exits_1(cli, seeded) -> None:
     result = cli("reprocess", BROKEN.uri, "--archive-bucket", seeded.archive_bucket)
 
     assert result.exit_code == 1
-    assert "no archived pages for" in result.stderr
+    assert "is FAILED; only a SUCCEEDED job is reprocessed" in result.stderr
     assert "Traceback" not in result.output
 
 

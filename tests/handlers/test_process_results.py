@@ -10,11 +10,13 @@ import json
 import boto3
 import pytest
 
-from cameo_core.adapters.archive import video_prefix
+from cameo_core.adapters.archive import RawArchive, video_prefix
 from cameo_core.adapters.table import ResultsTable
+from cameo_core.config import Tuning
 from cameo_core.errors import RetryableError
 from cameo_core.keys import VideoRef
-from cameo_core.results import MalformedMessage
+from cameo_core.keys import sequencer_order as order
+from cameo_core.results import MalformedMessage, reprocess
 from tests.handlers.conftest import SNS_JOB_ID, detection, get_params, page
 
 VIDEO = VideoRef("cameo-videos-example", "holiday clips/Café night — Tom & Ann.mp4")
@@ -36,7 +38,7 @@ def results(handler_module, wire, aws, table):
     module = wire(handler_module("ProcessResultsFunction"))
     table.record_upload(
         VIDEO,
-        {"status": "SUBMITTED", "job_id": SNS_JOB_ID, "sequencer_order": "01", "size": 10},
+        {"status": "SUBMITTED", "job_id": SNS_JOB_ID, "sequencer_order": order("01"), "size": 10},
     )
     return module
 
@@ -170,7 +172,7 @@ def test_completion_of_a_job_that_is_no_longer_current_is_ignored(
     results, rekognition, load_event, context, table
 ):
     table.record_upload(
-        VIDEO, {"status": "SUBMITTED", "job_id": "newer-job", "sequencer_order": "02"}
+        VIDEO, {"status": "SUBMITTED", "job_id": "newer-job", "sequencer_order": order("02")}
     )
 
     [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
@@ -184,7 +186,9 @@ def test_a_new_job_replaces_the_previous_jobs_appearances(
 ):
     serve_pages(rekognition)
     results.lambda_handler(load_event("sns_succeeded.json"), context)
-    table.record_upload(VIDEO, {"status": "SUBMITTED", "job_id": "job-2", "sequencer_order": "02"})
+    table.record_upload(
+        VIDEO, {"status": "SUBMITTED", "job_id": "job-2", "sequencer_order": order("02")}
+    )
     serve_pages(rekognition, [page([detection(9000, "c3", "Grace Hopper")])], job_id="job-2")
     event = load_event("sns_succeeded.json")
     message = json.loads(event["Records"][0]["Sns"]["Message"])
@@ -211,3 +215,99 @@ def test_erase_removes_results_and_archive(
     video = table.get_video(VIDEO)
     assert video["status"] == "ERASED" and "job_id" not in video
     assert "Contents" not in aws["s3"].list_objects_v2(Bucket=erase.CONFIG.archive_bucket)
+
+
+def test_completion_before_the_job_is_recorded_is_retried_not_dropped(
+    handler_module, wire, aws, load_event, context
+):
+    results = wire(handler_module("ProcessResultsFunction"))  # no video item yet
+
+    with pytest.raises(RetryableError, match="no record"):
+        results.lambda_handler(load_event("sns_succeeded.json"), context)
+
+
+def test_a_failed_new_job_removes_the_previous_uploads_results(
+    results, rekognition, load_event, context, table
+):
+    serve_pages(rekognition)
+    results.lambda_handler(load_event("sns_succeeded.json"), context)
+    table.record_upload(
+        VIDEO, {"status": "SUBMITTED", "job_id": "job-2", "sequencer_order": order("02")}
+    )
+    rekognition.add_response(
+        "get_celebrity_recognition",
+        {"JobStatus": "FAILED", "StatusMessage": "corrupt file", "Celebrities": []},
+        {"JobId": "job-2", "MaxResults": 1},
+    )
+    event = load_event("sns_failed.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    event["Records"][0]["Sns"]["Message"] = json.dumps({**message, "JobId": "job-2"})
+
+    [outcome] = results.lambda_handler(event, context)["completions"]
+
+    assert outcome["status"] == "FAILED"
+    assert items(table) == ([], [])
+
+
+def test_a_redelivered_completion_finishes_an_interrupted_clean_up(
+    results, rekognition, load_event, context, table
+):
+    serve_pages(rekognition)
+    results.lambda_handler(load_event("sns_succeeded.json"), context)
+    # As if the attempt died between marking SUCCEEDED and deleting the previous job's items
+    with table.writer() as writer:
+        writer.put({"pk": VIDEO.pk, "sk": "APPEARANCE#000000099999#old", "job_id": "job-0"})
+
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+
+    assert outcome["reason"] == "already SUCCEEDED"
+    assert "job-0" not in {a["job_id"] for a in items(table)[0]}
+
+
+def test_reprocess_refuses_an_incomplete_archive(results, rekognition, table, aws):
+    archive = RawArchive(aws["s3"], results.CONFIG.archive_bucket)
+    table.finish_job(VIDEO, SNS_JOB_ID, {"status": "SUCCEEDED"})
+    archive.put_page(VIDEO, SNS_JOB_ID, 1, PAGES[0])  # page 1 of 3: the attempt died
+
+    with pytest.raises(LookupError, match="incomplete"):
+        reprocess(VIDEO, table, archive, Tuning())
+
+
+def test_erase_ignores_the_s3_test_event(handler_module, wire, aws, load_event, context):
+    erase = wire(handler_module("EraseResultsFunction"))
+    assert erase.lambda_handler(load_event("s3_test_event.json"), context) == {"erased": []}
+
+
+def test_deleting_a_noncurrent_version_keeps_the_current_results(
+    results, rekognition, handler_module, wire, load_event, context, table
+):
+    serve_pages(rekognition)
+    results.lambda_handler(load_event("sns_succeeded.json"), context)
+    table.finish_job(VIDEO, SNS_JOB_ID, {"version_id": "current-version"})
+    erase = wire(handler_module("EraseResultsFunction"))
+    event = load_event("s3_delete.json")
+    event["Records"][0]["s3"]["object"]["versionId"] = "an-older-version"
+
+    [outcome] = erase.lambda_handler(event, context)["erased"]
+
+    assert outcome["erased"] is False
+    assert len(items(table)[0]) == 3 and table.get_video(VIDEO)["status"] == "SUCCEEDED"
+
+
+def test_a_late_delete_event_does_not_erase_a_newer_upload(
+    results, handler_module, wire, load_event, context, table
+):
+    table.record_upload(
+        VIDEO,
+        {
+            "status": "SUBMITTED",
+            "job_id": "job-new",
+            "sequencer_order": order("0062A1B2C3D4E5F6FF"),
+        },
+    )
+    erase = wire(handler_module("EraseResultsFunction"))  # the delete's sequencer is ...F699
+
+    [outcome] = erase.lambda_handler(load_event("s3_delete.json"), context)["erased"]
+
+    assert outcome["erased"] is False
+    assert table.get_video(VIDEO)["job_id"] == "job-new"

@@ -18,7 +18,7 @@ from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.clients import RETRY_CONFIG
 from cameo_core.config import Tuning
-from cameo_core.erase import erase_video
+from cameo_core.erase import Removal, erase_video
 from cameo_core.keys import VideoRef, sequencer_order
 from cameo_core.results import finish_success, write_results
 from cameo_stack import template as cfn
@@ -139,7 +139,7 @@ def test_erase_removes_results_and_archive_and_leaves_a_tombstone(
     with table.writer() as writer:
         writer.put({"pk": survivor.pk, "sk": "APPEARANCE#x", "job_id": "j"})
 
-    outcome = erase_video(video, table, archive)
+    outcome = erase_video(Removal(video, "ObjectRemoved:Delete", sequencer="FF"), table, archive)
 
     assert (outcome.items_deleted, outcome.pages_deleted) == (4, 1)  # 2 appearances, 2 summaries
     assert list(table.appearances(video)) == []
@@ -164,7 +164,7 @@ def test_a_completion_arriving_after_erase_writes_nothing(
     table.record_upload(
         video, {"status": "SUBMITTED", "job_id": job_id, "sequencer_order": sequencer_order("0A")}
     )
-    erase_video(video, table, archive)
+    erase_video(Removal(video, "ObjectRemoved:Delete", sequencer="FF"), table, archive)
 
     [outcome] = results_app.lambda_handler(sns_event, FakeContext())["completions"]
 

@@ -268,14 +268,6 @@ def finish_success(video: VideoRef, job_id: str, result: Normalized, table: Resu
     return finished
 
 
-def _current_state(completion: Completion, table: ResultsTable) -> str | None:
-    """The video's status if `completion` is for its current job, else None."""
-    current = table.get_video(completion.video)
-    if not current or current.get("job_id") != completion.job_id:
-        return None
-    return str(current.get("status"))
-
-
 def process_completion(
     completion: Completion,
     jobs: CelebrityJobs,
@@ -291,14 +283,25 @@ def process_completion(
     if not job_tag_matches(completion.job_tag, video):
         logger.warning("JobTag does not match the video; ignoring", extra={"job_id": job_id})
         return Outcome(video.uri, job_id, "IGNORED", reason="JobTag does not match the video")
-    state = _current_state(completion, table)
-    if state is None:
-        # An older job finishing late, or a video deleted meanwhile: never overwrite.
+    current = table.get_video(video)
+    if current is None:
+        # The start function records the job right after Rekognition accepts it; a short
+        # video can finish before a retried start has written that record. Come back later.
+        raise RetryableError(f"no record of {video.uri} yet for job {job_id}")
+    if current.get("job_id") != job_id:
+        # An older job finishing late, or a video deleted meanwhile: never overwrite. What this
+        # job may have written before it was superseded (a crashed attempt) goes too.
+        table.delete_results(video, keep=lambda item: item.get("job_id") != job_id)
+        if current.get("status") == "ERASED":
+            archive.erase_job(video, job_id)
         logger.info("completion for a job that is no longer current", extra={"job_id": job_id})
         metrics.add_metric(name="StaleCompletions", unit=MetricUnit.Count, value=1)
         return Outcome(video.uri, job_id, "IGNORED", reason="job is no longer current")
+    state = str(current.get("status"))
     if state in FINAL:
-        # A redelivered notification: the job's outcome is already recorded.
+        # A redelivered notification (or the retry of an attempt that died after recording
+        # the outcome): finish the clean-up, which is idempotent, and stop there.
+        _remove_other_results(video, job_id, state, table)
         logger.info("duplicate completion; already recorded", extra={"job_id": job_id})
         metrics.add_metric(name="DuplicateCompletions", unit=MetricUnit.Count, value=1)
         return Outcome(video.uri, job_id, "IGNORED", reason=f"already {state}")
@@ -331,27 +334,55 @@ def process_completion(
     return Outcome.succeeded(video, job_id, result)
 
 
+def _remove_other_results(video: VideoRef, job_id: str, state: str, table: ResultsTable) -> None:
+    """A SUCCEEDED job keeps only its own items; a FAILED one keeps none (not even a previous
+    upload's, which would otherwise be shown next to the failure)."""
+    if state == "SUCCEEDED":
+        table.delete_results(video, keep=lambda item: item.get("job_id") == job_id)
+    else:
+        table.delete_results(video)
+
+
 def _fail(video: VideoRef, job_id: str, reason: str, table: ResultsTable) -> Outcome:
-    table.finish_job(video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()})
+    if table.finish_job(
+        video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()}
+    ):
+        _remove_other_results(video, job_id, "FAILED", table)
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     return Outcome(video.uri, job_id, "FAILED", reason=reason)
 
 
 def reprocess(video: VideoRef, table: ResultsTable, archive: RawArchive, tuning: Tuning) -> Outcome:
-    """Re-normalize the current job from the archived raw pages (no Rekognition call)."""
+    """Re-normalize the current job from the archived raw pages (no Rekognition call).
+
+    Only a finished job whose archive is complete qualifies: an attempt that died mid-paging
+    leaves pages 1..k, and normalizing those would record truncated results as SUCCEEDED.
+    """
     current = table.get_video(video)
     if not current or not current.get("job_id"):
         raise LookupError(f"{video.uri} has no job to reprocess")
     job_id = str(current["job_id"])
-    if next(iter(archive.pages(video, job_id)), None) is None:
+    if current.get("status") != "SUCCEEDED":
+        raise LookupError(
+            f"{video.uri} is {current.get('status')}; only a SUCCEEDED job is reprocessed"
+        )
+    last = None
+    for page in archive.pages(video, job_id):
+        last = page
+    if last is None:
         raise LookupError(f"no archived pages for {video.uri} job {job_id}")
+    if last.get("NextToken"):
+        raise LookupError(f"the archive of {video.uri} job {job_id} is incomplete")
     result = write_results(
         video, job_id, lambda: archive.pages(video, job_id), table, tuning, track_keys=True
     )
-    # New tuning can split or merge appearances differently: what this pass did not write is
-    # a leftover of the previous normalization of the same job.
-    table.delete_results(video, keep=lambda item: item["sk"] in result.written)
-    finish_success(video, job_id, result, table)
+    # New tuning can split or merge appearances differently: this job's items that this pass
+    # did not write are leftovers of its previous normalization.
+    table.delete_results(
+        video, keep=lambda item: item.get("job_id") != job_id or item["sk"] in result.written
+    )
+    if not finish_success(video, job_id, result, table):
+        raise LookupError(f"{video.uri} was superseded while reprocessing")
     return Outcome.succeeded(video, job_id, result)
 
 

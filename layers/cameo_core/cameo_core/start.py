@@ -77,12 +77,19 @@ def start_recognition(
 ) -> Outcome:
     """Raises RetryableError for transient failures; everything else ends recorded."""
     video = upload.video
+    order = sequencer_order(upload.sequencer)
+    current = table.get_video(video)
+    if current and str(current.get("sequencer_order", "")) > order:
+        # A newer upload or a delete of this key is already recorded: S3 events arrive in any
+        # order, and this one must not cost a Rekognition job or bring a deleted video back.
+        logger.info("stale upload event ignored", extra={"status": current.get("status")})
+        return Outcome(video.uri, "STALE", reason="a newer event for this key", recorded=False)
     base = {
         "size": upload.size,
         "etag": upload.etag,
         "version_id": upload.version_id,
         "sequencer": upload.sequencer,
-        "sequencer_order": sequencer_order(upload.sequencer),
+        "sequencer_order": order,
         "submitted_at": _now(),
     }
     refused = screen(upload, config.tuning.max_video_bytes)

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from cameo_core.errors import RetryableError
 from cameo_core.keys import VideoRef, video_digest
 
 
@@ -51,11 +52,20 @@ class RawArchive:
             yield json.loads(gzip.decompress(body))
 
     def erase(self, video: VideoRef) -> int:
-        keys = list(self._keys(video_prefix(video)))
+        return self._delete_prefix(video_prefix(video))
+
+    def erase_job(self, video: VideoRef, job_id: str) -> int:
+        return self._delete_prefix(f"{video_prefix(video)}{job_id}/")
+
+    def _delete_prefix(self, prefix: str) -> int:
+        keys = list(self._keys(prefix))
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]
-            self._s3.delete_objects(
+            response = self._s3.delete_objects(
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
             )
+            # DeleteObjects answers 200 even when keys fail; erasure must not pass silently.
+            if errors := response.get("Errors"):
+                raise RetryableError(f"{len(errors)} archived pages not deleted: {errors[0]}")
         return len(keys)

@@ -283,18 +283,40 @@ class ResultsTable:
                     deleted += 1
         return deleted
 
-    def erase_video(self, video: VideoRef, erased_at: str) -> None:
-        """Keep a tombstone with no face-derived data, so `status` can say what happened."""
-        self._client.update_item(
-            TableName=self.name,
-            Key=serialize({"pk": video.pk, "sk": VIDEO_SK}),
-            UpdateExpression=(
-                "SET #status = :status, erased_at = :at, reason = :reason"
-                " REMOVE job_id, video_metadata, appearance_count, celebrity_count,"
-                " detection_count"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=serialize(
-                {":status": "ERASED", ":at": erased_at, ":reason": "object deleted from bucket"}
-            ),
-        )
+    def erase_video(self, video: VideoRef, erased_at: str, sequencer_order: str) -> bool:
+        """Leave a tombstone with no face-derived data, so `status` can say what happened.
+
+        Only if no newer upload of the key was recorded (S3 events arrive in any order); the
+        tombstone keeps the delete's sequencer, so a late create event of the deleted object
+        cannot bring it back. False when a newer upload owns the key.
+        """
+        try:
+            self._client.update_item(
+                TableName=self.name,
+                Key=serialize({"pk": video.pk, "sk": VIDEO_SK}),
+                UpdateExpression=(
+                    "SET #status = :status, erased_at = :at, reason = :reason,"
+                    " sequencer_order = :seq, #type = :type, video = :video"
+                    " REMOVE job_id, video_metadata, appearance_count, celebrity_count,"
+                    " detection_count"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(sequencer_order) OR sequencer_order <= :seq"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#type": "type"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":status": "ERASED",
+                        ":at": erased_at,
+                        ":reason": "object deleted from bucket",
+                        ":seq": sequencer_order,
+                        ":type": "video",
+                        ":video": video.uri,
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
