@@ -323,10 +323,13 @@ def celebrity(
     by_id: dict[str, list[Mapping[str, Any]]] = {}
     for item in items:
         by_id.setdefault(str(item["celebrity_id"]), []).append(item)
-    matches = [celebrity_view(cid, by_id[cid]) for cid in sorted(by_id)]
-    # One person is the common case and keeps the single-object contract; a name shared by
-    # several Rekognition ids is reported as such rather than merged into one person.
-    document = matches[0] if len(matches) == 1 else {"query": name_or_id, "matches": matches}
+    # A name can belong to several Rekognition ids (two actors of the same name): never merge
+    # them. The one with the most screen time fills the contract's keys, the others follow.
+    matches = sorted(
+        (celebrity_view(cid, by_id[cid]) for cid in by_id),
+        key=lambda m: (-m["total_screen_time_ms"], m["celebrity_id"]),
+    )
+    document = {**matches[0], "other_matches": matches[1:]}
     if as_json:
         _print_json(document)
         return
