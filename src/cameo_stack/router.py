@@ -82,6 +82,7 @@ class Router:
         self.state = state
         self.model = model
         self.stop_event = threading.Event()
+        self._pollers: list[threading.Thread] = []
         self.sqs = boto_client("sqs", state)
         self.routes: dict[str, FunctionRoute] = {}
         self._in_flight: dict[str, tuple[str, str]] = {}  # request id -> (queue URL, receipt)
@@ -125,6 +126,7 @@ class Router:
             for route in self.routes.values()
             for source, url in route.queues.items()
         ]
+        self._pollers = threads
         for thread in threads:
             thread.start()
         log.info("router polling %d queues for %d functions", len(threads), len(self.routes))
@@ -275,6 +277,11 @@ class Router:
 
     def shutdown(self) -> None:
         self.stop_event.set()
+        # A receive still in flight can return a message after the stop: its poller releases
+        # it, so wait for the pollers; otherwise that message stays hidden for the whole
+        # visibility timeout (the function's Timeout + margin) and nothing handles it meanwhile.
+        for thread in self._pollers:
+            thread.join(timeout=POLL_WAIT_S + 10)
         for route in self.routes.values():
             route.pool.shutdown()  # kills running invocations: their messages come back below
         with self._lock:

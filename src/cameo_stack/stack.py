@@ -102,12 +102,14 @@ class Stack:
         for name in reversed(chosen):
             procs.stop(self.state.paths.pid(name), grace=15 if name == "router" else 10)
         self._start_services(StackOptions(), only=tuple(chosen))
-        if "moto" in chosen:
+        if {"moto", "router"} & set(chosen):
+            # Lost (moto's memory) or hidden in flight (a receive cut short by the router's
+            # stop) until the visibility timeout ends: either way, announce it again now.
             self.replay_lost_completions()
         return chosen
 
     def replay_lost_completions(self) -> list[str]:
-        """Re-announce completions that a restart of moto may have swallowed.
+        """Re-announce completions that a restart may have swallowed or hidden.
 
         moto keeps SNS/SQS messages in memory, so a completion published just before a restart
         can vanish, leaving its video SUBMITTED for ever (real SNS does not lose it). For every
