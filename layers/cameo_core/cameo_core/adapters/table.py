@@ -132,6 +132,17 @@ class BatchWriter:
             self.flush()
 
 
+def _conditional(call: Callable[..., Any], **kwargs: Any) -> bool:
+    """A conditional write: False when its condition did not hold, errors raised as they are."""
+    try:
+        call(**kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 class ResultsTable:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
@@ -176,19 +187,14 @@ class ResultsTable:
             condition += " OR (#seq = :seq AND (attribute_not_exists(#job) OR #job <> :job))"
             names["#job"] = "job_id"
             values[":job"] = item["job_id"]
-        try:
-            self._client.put_item(
-                TableName=self.name,
-                Item=serialize(item),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=serialize(values),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional(
+            self._client.put_item,
+            TableName=self.name,
+            Item=serialize(item),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize(values),
+        )
 
     def finish_job(self, video: VideoRef, job_id: str, fields: Mapping[str, Any]) -> bool:
         """Set a final status for `job_id`, only if it is still the video's current job.
@@ -207,20 +213,15 @@ class ResultsTable:
             )
         names["#job"] = "job_id"
         values[":job"] = job_id
-        try:
-            self._client.update_item(
-                TableName=self.name,
-                Key=serialize({"pk": video.pk, "sk": VIDEO_SK}),
-                UpdateExpression=expression,
-                ConditionExpression="#job = :job",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=serialize(values),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional(
+            self._client.update_item,
+            TableName=self.name,
+            Key=serialize({"pk": video.pk, "sk": VIDEO_SK}),
+            UpdateExpression=expression,
+            ConditionExpression="#job = :job",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize(values),
+        )
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -290,33 +291,28 @@ class ResultsTable:
         tombstone keeps the delete's sequencer, so a late create event of the deleted object
         cannot bring it back. False when a newer upload owns the key.
         """
-        try:
-            self._client.update_item(
-                TableName=self.name,
-                Key=serialize({"pk": video.pk, "sk": VIDEO_SK}),
-                UpdateExpression=(
-                    "SET #status = :status, erased_at = :at, reason = :reason,"
-                    " sequencer_order = :seq, #type = :type, video = :video"
-                    " REMOVE job_id, video_metadata, appearance_count, celebrity_count,"
-                    " detection_count"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(sequencer_order) OR sequencer_order <= :seq"
-                ),
-                ExpressionAttributeNames={"#status": "status", "#type": "type"},
-                ExpressionAttributeValues=serialize(
-                    {
-                        ":status": "ERASED",
-                        ":at": erased_at,
-                        ":reason": "object deleted from bucket",
-                        ":seq": sequencer_order,
-                        ":type": "video",
-                        ":video": video.uri,
-                    }
-                ),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional(
+            self._client.update_item,
+            TableName=self.name,
+            Key=serialize({"pk": video.pk, "sk": VIDEO_SK}),
+            UpdateExpression=(
+                "SET #status = :status, erased_at = :at, reason = :reason,"
+                " sequencer_order = :seq, #type = :type, video = :video"
+                " REMOVE job_id, video_metadata, appearance_count, celebrity_count,"
+                " detection_count"
+            ),
+            ConditionExpression=(
+                "attribute_not_exists(sequencer_order) OR sequencer_order <= :seq"
+            ),
+            ExpressionAttributeNames={"#status": "status", "#type": "type"},
+            ExpressionAttributeValues=serialize(
+                {
+                    ":status": "ERASED",
+                    ":at": erased_at,
+                    ":reason": "object deleted from bucket",
+                    ":seq": sequencer_order,
+                    ":type": "video",
+                    ":video": video.uri,
+                }
+            ),
+        )
