@@ -391,27 +391,26 @@ class MalformedMessage(ValueError):
 
 
 def handle_sns_event(
-    raw: dict[str, Any], on_completion: Callable[..., dict[str, Any]]
+    raw: dict[str, Any], on_completion: Callable[[Completion], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Every SNS record (Lambda gets one today, but the shape allows more). A malformed message
     is raised after the others are done, so it ends in the dead-letter queue, not in silence."""
     outcomes, malformed = [], []
     for record in SNSEvent(raw).records:
         try:
-            message = json.loads(record.sns.message)
-            Completion.parse(message)
+            completion = Completion.parse(json.loads(record.sns.message))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             logger.error("malformed Rekognition message", extra={"error": repr(exc)})
             metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
             malformed.append(f"{record.sns.message_id}: {exc!r}")
             continue
-        outcomes.append(on_completion(message=message))
+        outcomes.append(on_completion(completion))
     if malformed:
         raise MalformedMessage("; ".join(malformed))
     return outcomes
 
 
-def completion_handler(config: ResultsConfig) -> Callable[..., dict[str, Any]]:
+def completion_handler(config: ResultsConfig) -> Callable[[Completion], dict[str, Any]]:
     """The per-message unit of work.
 
     Idempotency comes from the data, not from a lock: item keys are deterministic, and a
@@ -421,9 +420,9 @@ def completion_handler(config: ResultsConfig) -> Callable[..., dict[str, Any]]:
     refused and the completion was dead-lettered instead of finished.
     """
 
-    def on_completion(message: dict[str, Any]) -> dict[str, Any]:
+    def on_completion(completion: Completion) -> dict[str, Any]:
         return process_completion(
-            Completion.parse(message),
+            completion,
             CelebrityJobs(client("rekognition")),
             ResultsTable(client("dynamodb"), config.table_name),
             RawArchive(client("s3"), config.archive_bucket),
