@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import Any
 
@@ -255,20 +256,8 @@ class RekognitionService:
         return {"JobId": job.job_id}
 
     def _check_video(self, s3_object: dict[str, Any]) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        args = {"Bucket": s3_object["Bucket"], "Key": s3_object["Name"]}
-        if s3_object.get("Version"):
-            args["VersionId"] = s3_object["Version"]
-        try:
-            head = self.s3.head_object(**args)
-        except ClientError as exc:
-            raise errors.InvalidS3ObjectException(
-                "Unable to get object metadata from S3. Check object key, region and/or "
-                "access permissions."
-            ) from exc
-        except BotoCoreError as exc:
-            raise EngineError(f"Unable to reach S3: {exc}") from exc
+        with _s3_errors():
+            head = self.s3.head_object(**_object_args(s3_object))
         size = int(head.get("ContentLength", 0))
         if size > self.max_video_bytes:
             raise errors.VideoTooLargeException(
@@ -344,27 +333,15 @@ class RekognitionService:
             ) from exc
 
     def _read_image(self, s3_object: dict[str, Any]) -> bytes:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if "Bucket" not in s3_object or "Name" not in s3_object:
             raise errors.InvalidParameterException("Image.S3Object.Bucket and Name are required.")
-        args = {"Bucket": s3_object["Bucket"], "Key": s3_object["Name"]}
-        if s3_object.get("Version"):
-            args["VersionId"] = s3_object["Version"]
-        try:
-            obj = self.s3.get_object(**args)
+        with _s3_errors():
+            obj = self.s3.get_object(**_object_args(s3_object))
             if int(obj.get("ContentLength", 0)) > MAX_S3_IMAGE_BYTES:
                 raise errors.ImageTooLargeException(
                     f"The image is larger than {MAX_S3_IMAGE_BYTES} bytes."
                 )
             data: bytes = obj["Body"].read()
-        except ClientError as exc:
-            raise errors.InvalidS3ObjectException(
-                "Unable to get object metadata from S3. Check object key, region and/or "
-                "access permissions."
-            ) from exc
-        except BotoCoreError as exc:
-            raise EngineError(f"Unable to reach S3: {exc}") from exc
         return data
 
     # admin views ---------------------------------------------------------------------
@@ -476,3 +453,27 @@ class EngineApp:
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _object_args(s3_object: dict[str, Any]) -> dict[str, str]:
+    args = {"Bucket": s3_object["Bucket"], "Key": s3_object["Name"]}
+    if s3_object.get("Version"):
+        args["VersionId"] = s3_object["Version"]
+    return args
+
+
+@contextlib.contextmanager
+def _s3_errors() -> Iterator[None]:
+    """S3 failures in Rekognition's words: a missing or unreadable object is the caller's
+    problem (InvalidS3ObjectException); an unreachable endpoint is ours."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        raise errors.InvalidS3ObjectException(
+            "Unable to get object metadata from S3. Check object key, region and/or "
+            "access permissions."
+        ) from exc
+    except BotoCoreError as exc:
+        raise EngineError(f"Unable to reach S3: {exc}") from exc
