@@ -16,11 +16,21 @@ from typing import Any
 
 from cameo_engine.faults import ENV_VAR as FAULTS_ENV_VAR
 from cameo_engine.faults import FaultInjector
-from cameo_engine.jobs import Backend, CoreBackend, GalleryProvider, JobRunner, JobSettings
+from cameo_engine.jobs import (
+    Backend,
+    CoreBackend,
+    FixedLengthBackend,
+    GalleryProvider,
+    JobRunner,
+    JobSettings,
+)
 from cameo_engine.server import DEFAULT_MAX_VIDEO_BYTES, EngineApp, RekognitionService
 from cameo_engine.store import Store
 
 log = logging.getLogger("cameo_engine")
+
+# Seconds: every job lasts exactly this long and decodes nothing (load tests, benchmarks).
+FIXED_JOB_SECONDS_ENV_VAR = "CAMEO_ENGINE_FIXED_JOB_SECONDS"
 
 
 @dataclass
@@ -40,6 +50,9 @@ class EngineConfig:
     max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES
     max_attempts: int = 3  # starts of one job before an engine crash loop fails it
     faults: list[str] = field(default_factory=list)  # see cameo_engine.faults
+    # Not None: FixedLengthBackend (jobs of exactly this many seconds, nothing decoded).
+    # None: CAMEO_ENGINE_FIXED_JOB_SECONDS if set, else the real core.
+    fixed_job_seconds: float | None = None
 
 
 class Engine:
@@ -51,7 +64,12 @@ class Engine:
         from werkzeug.serving import make_server
 
         self.config = config
-        self._backend = backend if backend is not None else CoreBackend()
+        fixed = config.fixed_job_seconds
+        if fixed is None and os.environ.get(FIXED_JOB_SECONDS_ENV_VAR):
+            fixed = float(os.environ[FIXED_JOB_SECONDS_ENV_VAR])
+        if backend is None:
+            backend = FixedLengthBackend(fixed) if fixed is not None else CoreBackend()
+        self._backend = backend
         region = (
             config.region
             or os.environ.get("AWS_REGION")
@@ -97,6 +115,7 @@ class Engine:
                 max_attempts=config.max_attempts,
                 work_dir=config.state_dir / "work",
             ),
+            faults=faults,
         )
         self.service = RekognitionService(
             store=self.store,

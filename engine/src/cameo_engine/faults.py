@@ -6,6 +6,12 @@ next ``count`` calls of an operation or each call with ``probability``. Rules co
 the API, the CLI (``--fault``), ``CAMEO_ENGINE_FAULTS`` or the admin endpoint
 ``/admin/faults``. Spec syntax: ``Operation:Error:count=N`` or ``Operation:Error:p=0.25``
 (``*`` as the operation matches every operation); several specs are separated by ``;``.
+
+One rule is not an API error: ``PublishCompletion:Drop:count=N`` makes the engine publish
+nothing for the next N finished jobs (Rekognition could not publish, or SNS lost the
+message), optionally only for objects under a key prefix: ``...:count=1:prefix=lost/`` (or
+``"prefix"`` in the admin endpoint's JSON). The job still finishes and is never re-announced,
+so only the caller's own reconciliation can find it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any
 from cameo_engine.errors import EngineError, error_for
 
 ENV_VAR = "CAMEO_ENGINE_FAULTS"
+PUBLISH_COMPLETION = "PublishCompletion"  # not an API operation: the job's SNS message
+DROP = "Drop"
 
 
 @dataclass
@@ -27,9 +35,15 @@ class FaultRule:
     count: int | None = None  # fail the next N calls; None with a probability
     probability: float | None = None
     triggered: int = 0
+    prefix: str | None = None  # PublishCompletion only: objects whose key starts with it
 
     def __post_init__(self) -> None:
-        error_for(self.error, "")  # raises ValueError for an unknown error name
+        if (self.error == DROP) != (self.operation == PUBLISH_COMPLETION):
+            raise ValueError(f"{DROP} goes with {PUBLISH_COMPLETION}, and only there")
+        if self.prefix is not None and self.operation != PUBLISH_COMPLETION:
+            raise ValueError(f"prefix only applies to {PUBLISH_COMPLETION}")
+        if self.error != DROP:
+            error_for(self.error, "")  # raises ValueError for an unknown error name
         if (self.count is None) == (self.probability is None):
             raise ValueError("a fault needs exactly one of count or probability")
         if self.count is not None and self.count < 1:
@@ -39,14 +53,19 @@ class FaultRule:
 
     @classmethod
     def parse(cls, spec: str) -> FaultRule:
-        parts = spec.strip().split(":")
-        if len(parts) != 3 or "=" not in parts[2]:
+        parts = spec.strip().split(":", 3)
+        if len(parts) < 3 or "=" not in parts[2]:
             raise ValueError(f"bad fault spec {spec!r}; use Operation:Error:count=N or :p=0.5")
+        prefix = None
+        if len(parts) == 4:
+            name, _, prefix = parts[3].partition("=")
+            if name != "prefix":
+                raise ValueError(f"bad fault spec {spec!r}; the 4th part is prefix=KEYPREFIX")
         key, _, value = parts[2].partition("=")
         if key == "count":
-            return cls(parts[0], parts[1], count=int(value))
+            return cls(parts[0], parts[1], count=int(value), prefix=prefix)
         if key == "p":
-            return cls(parts[0], parts[1], probability=float(value))
+            return cls(parts[0], parts[1], probability=float(value), prefix=prefix)
         raise ValueError(f"bad fault spec {spec!r}; use count=N or p=0.5")
 
     @classmethod
@@ -58,6 +77,7 @@ class FaultRule:
             error=str(data["error"]),
             count=int(count) if count is not None else None,
             probability=float(probability) if probability is not None else None,
+            prefix=str(data["prefix"]) if data.get("prefix") is not None else None,
         )
 
 
@@ -91,16 +111,33 @@ class FaultInjector:
         """Raise the injected error if a rule fires for this call."""
         with self._lock:
             for rule in self._rules:
-                if rule.operation not in ("*", operation):
+                if rule.operation == PUBLISH_COMPLETION or rule.operation not in ("*", operation):
                     continue
-                if rule.count is not None:
-                    rule.count -= 1
-                    if rule.count == 0:
-                        self._rules.remove(rule)
-                elif self._random.random() >= (rule.probability or 0.0):
+                if self._fires(rule):
+                    raise self._error(rule, operation)
+
+    def drops_completion(self, key: str) -> bool:
+        """True if a PublishCompletion:Drop rule fires for the job on object ``key``."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.operation != PUBLISH_COMPLETION:
                     continue
-                rule.triggered += 1
-                raise self._error(rule, operation)
+                if rule.prefix is not None and not key.startswith(rule.prefix):
+                    continue
+                if self._fires(rule):
+                    return True
+        return False
+
+    def _fires(self, rule: FaultRule) -> bool:
+        """Count the rule down (or roll its dice); caller holds the lock."""
+        if rule.count is not None:
+            rule.count -= 1
+            if rule.count == 0:
+                self._rules.remove(rule)
+        elif self._random.random() >= (rule.probability or 0.0):
+            return False
+        rule.triggered += 1
+        return True
 
     @staticmethod
     def _error(rule: FaultRule, operation: str) -> EngineError:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from cameo_engine.faults import FaultInjector
 from cameo_engine.store import FAILED, IN_PROGRESS, Job, Store
 
 log = logging.getLogger("cameo_engine.jobs")
@@ -99,6 +100,102 @@ class CoreBackend:
         from cameo_engine.recognition import recognize_image
 
         return recognize_image(data, gallery)
+
+
+@dataclass(frozen=True)
+class _FixedPerson:
+    id: str
+    name: str
+    urls: list[str]
+    known_gender: Any
+
+
+@dataclass(frozen=True)
+class _FixedAnalysis:
+    metadata: dict[str, Any]
+    detections: list[dict[str, Any]]
+
+
+class _FixedGallery:
+    def __init__(self, people: list[_FixedPerson]) -> None:
+        self._people = {p.id: p for p in people}
+
+    @property
+    def people(self) -> list[_FixedPerson]:
+        return list(self._people.values())
+
+    def get(self, person_id: str) -> _FixedPerson | None:
+        return self._people.get(person_id)
+
+
+class FixedLengthBackend:
+    """A stand-in core for load tests and benchmarks: decodes nothing, every job lasts
+    exactly ``seconds`` and finds the same celebrity at the same two timestamps.
+
+    The object is still downloaded (a missing or empty one fails as usual); only the
+    recognition is replaced, so a job's cost is a known constant and N jobs on W workers
+    have an ideal duration to compare against.
+    """
+
+    PERSON = _FixedPerson("0fixed0", "Fixed Length", ["www.example.org/fixed"], "Female")
+
+    def __init__(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a fixed job length cannot be negative")
+        self.seconds = seconds
+        self.media_errors: tuple[type[BaseException], ...] = ()
+
+    def load_gallery(self, root: Path) -> GalleryLike:
+        return _FixedGallery([self.PERSON])
+
+    def analyze_video(
+        self,
+        path: Path,
+        gallery: Any,
+        *,
+        sample_fps: float,
+        processes: int,
+        progress: Callable[..., None],
+    ) -> AnalysisLike:
+        # Sleep in small steps through the progress callback, which is where a shutdown
+        # interrupts a job; monotonic deadline, so the length does not drift with the steps.
+        deadline = time.monotonic() + self.seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
+            progress(1.0 - max(deadline - time.monotonic(), 0.0) / self.seconds)
+        progress(1.0)
+        length_ms = int(self.seconds * 1000)
+        metadata = {
+            "Codec": "h264",
+            "DurationMillis": length_ms,
+            "Format": "QuickTime / MOV",
+            "FrameRate": 25.0,
+            "FrameHeight": 360,
+            "FrameWidth": 640,
+            "ColorRange": "LIMITED",
+        }
+        return _FixedAnalysis(metadata, [self._detection(0), self._detection(length_ms // 2)])
+
+    def _detection(self, timestamp_ms: int) -> dict[str, Any]:
+        person = self.PERSON
+        return {
+            "Timestamp": timestamp_ms,
+            "Celebrity": {
+                "Urls": person.urls,
+                "Name": person.name,
+                "Id": person.id,
+                "Confidence": 99.0,
+                "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.1},
+                "Face": {
+                    "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.1},
+                    "Confidence": 99.9,
+                },
+                "KnownGender": {"Type": person.known_gender},
+            },
+        }
+
+    def recognize_image(self, data: bytes, gallery: Any) -> dict[str, Any]:
+        return {"CelebrityFaces": [], "UnrecognizedFaces": []}
 
 
 def _tree_signature(root: Path) -> tuple[float, ...]:
@@ -185,8 +282,10 @@ class JobRunner:
         s3_client: Any,
         sns_client_for: Callable[[str], Any],
         settings: JobSettings,
+        faults: FaultInjector | None = None,
     ) -> None:
         self._store = store
+        self._faults = faults
         self._backend = backend
         self._gallery = gallery
         self._s3 = s3_client
@@ -325,6 +424,11 @@ class JobRunner:
     def _notify(self, job: Job) -> None:
         if job.sns_topic_arn is None:
             return
+        if self._faults is not None and self._faults.drops_completion(job.name):
+            # Marked notified: a restart must not publish it either (it is lost for good).
+            log.warning("completion of job %s dropped by an injected fault", job.job_id)
+            self._store.mark_notified(job.job_id)
+            return
         from botocore.exceptions import BotoCoreError, ClientError
 
         message = json.dumps(completion_message(job))
@@ -386,6 +490,7 @@ __all__ = [
     "FAILED",
     "Backend",
     "CoreBackend",
+    "FixedLengthBackend",
     "GalleryProvider",
     "JobRunner",
     "JobSettings",

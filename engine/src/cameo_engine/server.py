@@ -6,7 +6,9 @@ enums), so the engine rejects exactly what the model says AWS rejects. SigV4 sig
 are accepted without verification: the engine is a local stand-in, not an access boundary.
 
 Non-AWS routes: ``GET /health`` (200 when ready), ``GET /admin/jobs`` and
-``GET /admin/jobs/<JobId>`` (status and progress), ``GET|POST|DELETE /admin/faults``.
+``GET /admin/jobs/<JobId>`` (status and progress), ``GET|POST|DELETE /admin/faults``,
+``GET|DELETE /admin/calls`` (API calls per operation and outcome, since start or the last
+DELETE: what a load test needs to count Start calls per upload).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
@@ -206,13 +209,37 @@ class RekognitionService:
             "GetCelebrityInfo": self.get_celebrity_info,
             "RecognizeCelebrities": self.recognize_celebrities,
         }
+        self._calls: dict[str, dict[str, int]] = {}
+        self._calls_lock = threading.Lock()
 
     def call(self, operation: str, params: Any) -> dict[str, Any]:
         handler = self._handlers.get(operation)
         if handler is None:
             raise errors.UnknownOperationException(f"Operation {operation} is not supported.")
-        self.faults.check(operation)
-        return handler(validate(operation, params))
+        try:
+            self.faults.check(operation)
+            result = handler(validate(operation, params))
+        except EngineError as exc:
+            self._count(operation, exc.code)
+            raise
+        except Exception:
+            self._count(operation, errors.InternalServerError.code)
+            raise
+        self._count(operation, "ok")
+        return result
+
+    def _count(self, operation: str, outcome: str) -> None:
+        with self._calls_lock:
+            outcomes = self._calls.setdefault(operation, {})
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    def calls(self, *, reset: bool = False) -> dict[str, dict[str, int]]:
+        """Calls per operation and outcome ("ok" or the error code)."""
+        with self._calls_lock:
+            counted = {op: dict(outcomes) for op, outcomes in self._calls.items()}
+            if reset:
+                self._calls.clear()
+        return counted
 
     # StartCelebrityRecognition -------------------------------------------------------
 
@@ -402,6 +429,8 @@ class EngineApp:
             return _json(self.service.job_view(job))
         if path == "/admin/faults":
             return self._faults(request)
+        if path == "/admin/calls" and method in ("GET", "DELETE"):
+            return _json({"Calls": self.service.calls(reset=method == "DELETE")})
         return _json({"message": f"no route for {method} {request.path}"}, 404)
 
     def _faults(self, request: Request) -> Response:
