@@ -71,6 +71,24 @@ def stack_up(
     ] = 20,
     engine_workers: Annotated[int, typer.Option(help="Engine: jobs processed at once.")] = 1,
     sample_fps: Annotated[float, typer.Option(help="Engine: frames analysed per second.")] = 5.0,
+    fixed_job_seconds: Annotated[
+        float | None,
+        typer.Option(help="Engine: every job lasts this long and decodes nothing (load tests)."),
+    ] = None,
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Template parameter override NAME=VALUE (e.g. MaxConcurrentJobs=3); repeatable."
+        ),
+    ] = None,
+    schedule_seconds: Annotated[
+        float,
+        typer.Option(help="The template's schedules (the sweep) fire this often; 0: never."),
+    ] = 5.0,
+    lambda_retries: Annotated[
+        int | None,
+        typer.Option(help="MaximumRetryAttempts of every function (0: off); default: template's."),
+    ] = None,
     moto_port: Annotated[int, typer.Option(help="0: a free port.")] = 0,
     dynamodb_port: Annotated[int, typer.Option(help="0: a free port.")] = 0,
     engine_port: Annotated[int, typer.Option(help="0: a free port.")] = 0,
@@ -91,6 +109,10 @@ def stack_up(
         engine_max_concurrent_jobs=max_concurrent_jobs,
         engine_workers=engine_workers,
         engine_sample_fps=sample_fps,
+        engine_fixed_job_seconds=fixed_job_seconds,
+        parameters=_parameters(parameter or []),
+        schedule_seconds=schedule_seconds,
+        lambda_retries=lambda_retries,
         log=lambda line: _info(f"  {line}"),
     )
     if gallery is not None and not gallery.is_dir():
@@ -118,6 +140,17 @@ def stack_up(
         finally:
             stopped = stack.down()
             _info(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            _err(f"--parameter {pair!r}: use NAME=VALUE")
+            raise typer.Exit(2)
+        parameters[name] = value
+    return parameters
 
 
 @stack_app.command("down")

@@ -6,6 +6,8 @@
 * SNS -> Lambda: the SQS subscription delivers SNS's HTTP/SQS envelope; Lambda receives the same
   fields wrapped in a record, with two keys spelled differently (SigningCertUrl, UnsubscribeUrl)
   and message attributes as {"Type", "Value"}.
+* Schedule -> Lambda: the target's Input when the template gives one, else EventBridge's
+  "Scheduled Event" (a rule's default payload; a Scheduler schedule without Input sends {}).
 * Lambda's async-invocation failure record (OnFailure destination) and DLQ message.
 """
 
@@ -15,7 +17,7 @@ import json
 import time
 from typing import Any
 
-from cameo_stack.template import REGION, Function
+from cameo_stack.template import ACCOUNT, REGION, Function, ScheduleTrigger
 
 
 def is_s3_test_event(body: Any) -> bool:
@@ -48,6 +50,28 @@ def sns_event(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]
                 },
             }
         ]
+    }
+
+
+def scheduled_event(trigger: ScheduleTrigger, now: float | None = None) -> Any:
+    """What one tick of ``trigger`` delivers to its function."""
+    import uuid
+
+    if trigger.input is not None:
+        return json.loads(trigger.input)
+    if trigger.scheduler:
+        return {}
+    now = time.time() if now is None else now
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "region": REGION,
+        "resources": [trigger.arn],
+        "detail": {},
     }
 
 
@@ -139,6 +163,8 @@ def describe_event(event: Any) -> str:
             return f"completion {message.get('Status')} job {message.get('JobId')}"
     except (KeyError, IndexError, TypeError, ValueError):
         pass
+    if isinstance(event, dict) and event.get("detail-type") == "Scheduled Event":
+        return f"schedule {','.join(event.get('resources') or [])} at {event.get('time')}"
     return json.dumps(event)[:120]
 
 

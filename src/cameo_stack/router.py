@@ -17,6 +17,10 @@ Asynchronous invocation semantics (S3 and SNS invoke Lambda asynchronously):
   error) or DeadLetterQueue (the bare event) from the template, else to ``{stack}-router-dlq``;
   ``cameo dlq redrive`` sends those events back through the function's ``-invoke`` queue.
 
+Schedules (EventBridge rules and Scheduler schedules, also asynchronous invocations): each
+enabled one sends its event to the function's ``-invoke`` queue every ``schedule_seconds``
+of the stack (its option, a few seconds), not at the template's rate.
+
 A small HTTP endpoint on 127.0.0.1 serves ``GET /health`` with per-function counters.
 """
 
@@ -42,7 +46,7 @@ from cameo_stack.lambda_runtime import FunctionPool, Invocation, function_enviro
 from cameo_stack.paths import StatePaths
 from cameo_stack.provision import fallback_dlq_name, router_queue
 from cameo_stack.state import StackState, boto_client
-from cameo_stack.template import Function, StackModel
+from cameo_stack.template import Function, ScheduleTrigger, StackModel
 
 log = logging.getLogger("cameo_stack.router")
 
@@ -63,6 +67,7 @@ class Counters:
     timeouts: int = 0
     retries_scheduled: int = 0
     dead_lettered: int = 0
+    scheduled: int = 0  # schedule ticks sent
     in_flight: int = 0
     last_error: str | None = None
 
@@ -126,11 +131,42 @@ class Router:
             for route in self.routes.values()
             for source, url in route.queues.items()
         ]
-        self._pollers = threads
-        for thread in threads:
+        period = self.state.schedule_seconds
+        ticks = [
+            threading.Thread(
+                target=self._tick,
+                args=(route, trigger, period),
+                daemon=True,
+                name=f"schedule-{route.fn.logical_id}-{trigger.name}",
+            )
+            for route in self.routes.values()
+            for trigger in route.fn.schedules
+            if trigger.enabled and period > 0
+        ]
+        self._pollers = threads + ticks
+        for thread in self._pollers:
             thread.start()
-        log.info("router polling %d queues for %d functions", len(threads), len(self.routes))
+        log.info(
+            "router polling %d queues for %d functions; %d schedule(s) every %gs",
+            len(threads),
+            len(self.routes),
+            len(ticks),
+            period,
+        )
         self.stop_event.wait()
+
+    def _tick(self, route: FunctionRoute, trigger: ScheduleTrigger, period: float) -> None:
+        url = route.queues["invoke"]
+        while not self.stop_event.wait(period):
+            try:
+                self.sqs.send_message(
+                    QueueUrl=url, MessageBody=json.dumps(events.scheduled_event(trigger))
+                )
+            except Exception as exc:  # noqa: BLE001 (moto restarting: the next tick will do)
+                log.warning("schedule %s: could not send its event: %s", trigger.name, exc)
+                continue
+            with self._lock:
+                route.counters.scheduled += 1
 
     def _poll(self, route: FunctionRoute, source: str, url: str) -> None:
         visibility = route.fn.timeout + VISIBILITY_MARGIN_S

@@ -30,6 +30,8 @@ from cameo_stack.paths import StatePaths, repo_root
 from cameo_stack.state import StackNotRunning, StackState, boto_client
 from cameo_stack.template import DEFAULT_STACK_NAME, REGION
 
+# cameo_engine.api reads it; named here so the stack need not import the engine.
+FIXED_JOB_SECONDS_ENV_VAR = "CAMEO_ENGINE_FIXED_JOB_SECONDS"
 SERVICE_ORDER = ("moto", "dynamodb", "engine", "router")
 SERVICE_LABELS = {
     "moto": "moto (S3, SNS, SQS)",
@@ -50,10 +52,14 @@ class StackOptions:
     engine_max_concurrent_jobs: int = 20
     engine_sample_fps: float = 5.0
     engine_faults: tuple[str, ...] = ()
+    # Not None: every engine job lasts exactly this long and decodes nothing (load tests).
+    engine_fixed_job_seconds: float | None = None
     router_concurrency: int = 4
     stack_name: str = DEFAULT_STACK_NAME
     template: Path | None = None
-    parameters: Mapping[str, str] | None = None
+    parameters: Mapping[str, str] | None = None  # template parameter overrides
+    schedule_seconds: float = 5.0  # the template's schedules fire this often offline (0: never)
+    lambda_retries: int | None = None  # every function's MaximumRetryAttempts; None: template's
     log: Callable[[str], None] | None = None
 
 
@@ -209,7 +215,9 @@ class Stack:
         """
         state, paths = self.state, self.state.paths
         env = {**os.environ, **state.aws_env()}
-        env.pop("CAMEO_ENGINE_FAULTS", None)  # faults are given explicitly, never inherited
+        # Faults and fixed-length jobs are given explicitly, never inherited.
+        env.pop("CAMEO_ENGINE_FAULTS", None)
+        env.pop(FIXED_JOB_SECONDS_ENV_VAR, None)
         chosen = [n for n in SERVICE_ORDER if n in state.services and (only is None or n in only)]
         # Resources live in moto (memory) and DynamoDB: (re-)provision once both are back.
         provision_after = next((n for n in reversed(chosen) if n in ("moto", "dynamodb")), None)
@@ -217,12 +225,17 @@ class Stack:
             info = state.services[name]
             if "argv" not in info:
                 info["argv"] = self._argv(name, options)
+                info["env"] = self._service_env(name, options)
             self._say(options, f"{SERVICE_LABELS[name]:<25}{info['url']}")
             if name == "dynamodb":
                 dynamodb_local.start(paths, int(info["port"]), persistent=True)
             else:
                 record = procs.start(
-                    name, info["argv"], pid_file=paths.pid(name), log_file=paths.log(name), env=env
+                    name,
+                    info["argv"],
+                    pid_file=paths.pid(name),
+                    log_file=paths.log(name),
+                    env={**env, **info.get("env", {})},
                 )
                 procs.wait_healthy(
                     record,
@@ -235,6 +248,14 @@ class Stack:
         state.save()
         if state.external_rekognition:
             self._say(options, f"Rekognition (external)   {state.endpoints['rekognition']}")
+
+    def _service_env(self, name: str, options: StackOptions) -> dict[str, str]:
+        """Variables a service gets on top of the stack's (kept for restarts, like argv)."""
+        if name == "engine" and options.engine_fixed_job_seconds is not None:
+            # Not a `cameo engine serve` option (that CLI is the engine's own): the engine
+            # reads it from its environment (cameo_engine.api).
+            return {FIXED_JOB_SECONDS_ENV_VAR: str(options.engine_fixed_job_seconds)}
+        return {}
 
     def _argv(self, name: str, options: StackOptions) -> list[str]:
         state, python = self.state, sys.executable
@@ -419,6 +440,25 @@ class Stack:
         url = self.state.router_queues[router_queue(model, fn, "invoke")]
         self.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(event))
 
+    def fire_schedules(self, function: str | None = None) -> int:
+        """One tick of every enabled schedule (of ``function``) now, as the router's would."""
+        import json
+
+        from cameo_stack import events
+        from cameo_stack.provision import router_queue
+
+        model = self.state.model()
+        chosen = [model.function(function)] if function else list(model.functions.values())
+        sent = 0
+        for fn in chosen:
+            url = self.state.router_queues[router_queue(model, fn, "invoke")]
+            for trigger in fn.schedules:
+                if trigger.enabled:
+                    body = json.dumps(events.scheduled_event(trigger))
+                    self.client("sqs").send_message(QueueUrl=url, MessageBody=body)
+                    sent += 1
+        return sent
+
     def router_health(self) -> dict[str, Any]:
         return self.status().get("router", {}).get("detail") or {}
 
@@ -459,8 +499,10 @@ def _initial_state(paths: StatePaths, options: StackOptions) -> StackState:
         endpoints=endpoints,
         external_rekognition=bool(options.rekognition_endpoint),
         services=services,
-        parameters=dict(options.parameters or {}),
+        parameters={k: str(v) for k, v in (options.parameters or {}).items()},
         gallery=gallery,
+        schedule_seconds=options.schedule_seconds,
+        lambda_retries=options.lambda_retries,
     )
     state.save()
     return state

@@ -47,8 +47,14 @@ class StackState:
     fallback_dlq: str = ""
     video_bucket: str = ""
     table: str = ""
-    parameters: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides
     gallery: str | None = None
+    # Offline, every schedule in the template fires every this many seconds (0: never),
+    # whatever its rate(): a sweep every few seconds instead of every few minutes.
+    schedule_seconds: float = 5.0
+    # Not None: every function's MaximumRetryAttempts (0 turns Lambda's async retries off,
+    # so a test cannot pass by retry luck). None: the template's.
+    lambda_retries: int | None = None
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -69,11 +75,19 @@ class StackState:
         return cls(paths=paths, **data)
 
     def model(self) -> StackModel:
+        from dataclasses import replace
+
         from cameo_stack import template
 
-        return template.load(
+        model = template.load(
             Path(self.template), stack_name=self.stack_name, parameter_overrides=self.parameters
         )
+        if self.lambda_retries is not None:
+            model.functions = {
+                logical: replace(fn, max_retry_attempts=self.lambda_retries)
+                for logical, fn in model.functions.items()
+            }
+        return model
 
     # -- environments ---------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Read template.yaml into what the offline stack needs: buckets, topics, queues, tables, functions.
 
 The template is the single source of truth: physical names, key schemas, GSIs, TTL, handlers,
-code locations, timeouts, environment variables and event wiring all come from it, with
+code locations, timeouts, environment variables and event wiring (S3, SNS, SQS, schedules)
+all come from it, with
 CloudFormation intrinsics (``!Ref``, ``!Sub``, ``!GetAtt``, ``!Join``, ``!If``, ...) resolved
 against local names and parameter defaults. Nothing here talks to a service.
 
@@ -91,6 +92,28 @@ class SqsTrigger:
 
 
 @dataclass(frozen=True)
+class ScheduleTrigger:
+    """A schedule invokes the function (SAM Schedule/ScheduleV2, Events::Rule, Scheduler).
+
+    ``input`` is the target's Input (a JSON text) when the template gives one; without it an
+    EventBridge rule sends its "Scheduled Event" (cameo_stack.events.scheduled_event).
+    Offline the period is the stack's, not ``expression``'s: a sweep every few seconds.
+    """
+
+    name: str  # the rule's / schedule's physical name
+    expression: str  # rate(5 minutes) | cron(...)
+    input: str | None = None
+    enabled: bool = True
+    scheduler: bool = False  # EventBridge Scheduler (ScheduleV2) rather than a rule
+
+    @property
+    def arn(self) -> str:
+        if self.scheduler:
+            return f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{self.name}"
+        return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.name}"
+
+
+@dataclass(frozen=True)
 class Function:
     logical_id: str
     name: str
@@ -108,6 +131,7 @@ class Function:
     s3: tuple[S3Trigger, ...] = ()
     sns: tuple[SnsTrigger, ...] = ()
     sqs: tuple[SqsTrigger, ...] = ()
+    schedules: tuple[ScheduleTrigger, ...] = ()
 
     @property
     def arn(self) -> str:
@@ -455,6 +479,7 @@ def load(
         )
     _bucket_notifications(model, resolver)
     _topic_subscriptions(model, resolver)
+    _schedule_targets(model, resolver)
     model.outputs = {
         name: resolver.resolve(out.get("Value"))
         for name, out in (doc.get("Outputs") or {}).items()
@@ -526,7 +551,8 @@ def _function(
     s3: list[S3Trigger] = []
     sns: list[SnsTrigger] = []
     sqs: list[SqsTrigger] = []
-    for event in (props.get("Events") or {}).values():
+    schedules: list[ScheduleTrigger] = []
+    for event_name, event in (props.get("Events") or {}).items():
         kind = event.get("Type")
         eprops = event.get("Properties") or {}
         if kind == "S3":
@@ -554,6 +580,22 @@ def _function(
                     in _as_list(resolver.resolve(eprops.get("FunctionResponseTypes"))),
                 )
             )
+        elif kind in ("Schedule", "ScheduleV2"):
+            v2 = kind == "ScheduleV2"
+            eprops = resolver.resolve(eprops)
+            # SAM names the generated rule/schedule after the function and the event.
+            default_name = f"{resolver.stack_name}-{logical}{event_name}"
+            state = eprops.get("State")
+            enabled = eprops.get("Enabled", True) if state is None else state == "ENABLED"
+            schedules.append(
+                ScheduleTrigger(
+                    name=str(eprops.get("Name") or default_name),
+                    expression=str(eprops["ScheduleExpression" if v2 else "Schedule"]),
+                    input=eprops.get("Input"),
+                    enabled=enabled not in (False, "false", "False"),
+                    scheduler=v2,
+                )
+            )
 
     reserved = prop("ReservedConcurrentExecutions")
     return Function(
@@ -573,6 +615,7 @@ def _function(
         s3=tuple(s3),
         sns=tuple(sns),
         sqs=tuple(sqs),
+        schedules=tuple(schedules),
     )
 
 
@@ -625,3 +668,40 @@ def _topic_subscriptions(model: StackModel, resolver: _Resolver) -> None:
             fn = model.functions[fn_logical]
             trigger = SnsTrigger(topic, resolver.resolve(policy) if policy else None)
             _replace_function(model, fn_logical, sns=(*fn.sns, trigger))
+
+
+def _schedule_targets(model: StackModel, resolver: _Resolver) -> None:
+    """Plain CloudFormation wiring: AWS::Events::Rule targets and AWS::Scheduler::Schedule."""
+    for logical, resource in resolver.resources.items():
+        kind = resource.get("Type")
+        props = resource.get("Properties") or {}
+        if kind == "AWS::Events::Rule" and props.get("ScheduleExpression"):
+            targets = [(t.get("Arn"), t.get("Input")) for t in props.get("Targets") or []]
+            enabled = resolver.resolve(props.get("State", "ENABLED")) == "ENABLED"
+            scheduler = False
+        elif kind == "AWS::Scheduler::Schedule":
+            target = props.get("Target") or {}
+            targets = [(target.get("Arn"), target.get("Input"))]
+            enabled = resolver.resolve(props.get("State", "ENABLED")) == "ENABLED"
+            scheduler = True
+        else:
+            continue
+        name = str(resolver.resolve(props.get("Name") or f"{resolver.stack_name}-{logical}"))
+        for arn, payload in targets:
+            if arn is None:
+                continue
+            try:
+                fn_logical = _logical_from(arn, resolver)
+            except TemplateError:
+                continue  # a target that is not one of our functions
+            if fn_logical not in model.functions:
+                continue
+            trigger = ScheduleTrigger(
+                name=name,
+                expression=str(resolver.resolve(props["ScheduleExpression"])),
+                input=resolver.resolve(payload) if payload is not None else None,
+                enabled=enabled,
+                scheduler=scheduler,
+            )
+            fn = model.functions[fn_logical]
+            _replace_function(model, fn_logical, schedules=(*fn.schedules, trigger))

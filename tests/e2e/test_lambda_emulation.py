@@ -1,7 +1,7 @@
 """The offline stack's Lambda emulation, seen from inside a handler (tests/e2e/probe).
 
-A one-function template: the probe records the event, context and environment it gets, sleeps
-past its 2 s Timeout or raises when the event asks it to.
+A small template: the probe records the event, context and environment it gets, sleeps past
+its 2 s Timeout or raises when the event asks it to; a twin shares its SNS topic.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Pat
             parameters={"ProbeLog": str(log)},
             # no engine needed; nothing listens there and the probe never calls it
             rekognition_endpoint="http://127.0.0.1:9",
+            schedule_seconds=1,
         ),
         StatePaths(tmp_path_factory.mktemp("probe-stack")),
     )
@@ -91,7 +92,12 @@ def test_sns_message_reaches_the_handler_as_a_lambda_sns_record(probe: tuple[Sta
     stack.client("sns").publish(
         TopicArn=topic, Message=json.dumps({"probe": "sns-shape"}), Subject="probe"
     )
-    (call,) = _wait_calls(log, "sns-shape", 1)
+    calls = _wait_calls(log, "sns-shape", 2)
+    # Both subscribers of the topic get the message, once each
+    by_function = {c["context"]["function_name"]: c for c in calls}
+    assert sorted(by_function) == ["cameo-local-ProbeFunction", "cameo-local-TwinFunction"]
+    assert len(calls) == 2
+    call = by_function["cameo-local-ProbeFunction"]
     (record,) = call["event"]["Records"]
     assert record["EventSource"] == "aws:sns"
     assert record["EventVersion"] == "1.0"
@@ -154,3 +160,49 @@ def test_timeouts_and_errors_are_retried_twice_then_dead_lettered_and_redriven(
 
     assert redrive(stack, "ProbeFunction") == 2
     _wait_calls(log, "always-fail", 4)
+
+
+def test_schedules_fire_every_few_seconds_with_eventbridge_payloads(
+    probe: tuple[Stack, Path],
+) -> None:
+    stack, log = probe
+    # The template says rate(5 minutes) and rate(1 hour); offline they fire every second
+    ticks = _wait_calls(log, "Scheduled Event", 2)
+    inputs = _wait_calls(log, "rule-input", 2)
+    event = ticks[0]["event"]
+    assert set(event) == {
+        "version", "id", "detail-type", "source", "account", "time", "region", "resources",
+        "detail",
+    }  # fmt: skip
+    assert (event["source"], event["detail"], event["region"]) == ("aws.events", {}, "us-east-1")
+    assert event["resources"] == [
+        "arn:aws:events:us-east-1:123456789012:rule/cameo-local-ProbeFunctionSwept"
+    ]
+    assert len({t["event"]["id"] for t in ticks}) == len(ticks), "each tick is its own event"
+    assert all(t["context"]["function_name"] == "cameo-local-ProbeFunction" for t in ticks)
+    # A target's Input is delivered as is; a disabled schedule never fires
+    assert inputs[0]["event"] == {"probe": "rule-input"}
+    assert _calls(log, "paused-schedule") == []
+    assert router_counters(stack, "ProbeFunction")["scheduled"] >= 4
+    # And one tick can be fired on demand
+    before = len(_calls(log, "rule-input"))
+    assert stack.fire_schedules("ProbeFunction") == 2
+    _wait_calls(log, "rule-input", before + 1)
+
+
+def test_lambda_retries_can_be_turned_off_for_a_stack(tmp_path: Path) -> None:
+    from cameo_stack.paths import StatePaths
+    from cameo_stack.state import StackState
+
+    state = StackState(
+        paths=StatePaths(tmp_path),
+        stack_name="cameo-local",
+        template=str(PROBE / "template.yaml"),
+        region="us-east-1",
+        endpoints={},
+        external_rekognition=True,
+        services={},
+    )
+    assert state.model().function("ProbeFunction").max_retry_attempts == 2
+    state.lambda_retries = 0
+    assert {fn.max_retry_attempts for fn in state.model().functions.values()} == {0}
