@@ -128,3 +128,30 @@ def test_calls_are_counted_per_operation_and_outcome(engine_factory: EngineFacto
         }
     }
     assert _admin(engine.endpoint_url, "/admin/calls")["Calls"] == {}
+
+
+def test_a_delayed_start_answers_after_its_job_has_already_finished(
+    engine_factory: EngineFactory, moto_aws
+):
+    engine = engine_factory(
+        backend=None,
+        fixed_job_seconds=0.05,
+        faults=["StartCelebrityRecognition:Delay:count=1:seconds=1.5"],
+    )
+    client = rekognition_client(engine.endpoint_url)
+    topic, queue = moto_aws.topic_with_queue()
+    moto_aws.put_video("late/a.mp4", b"x")
+    started = time.monotonic()
+    job_id = start_job(
+        client,
+        moto_aws.bucket,
+        "late/a.mp4",
+        NotificationChannel={"SNSTopicArn": topic, "RoleArn": ROLE_ARN},
+    )
+    assert time.monotonic() - started >= 1.5
+    # The completion was published while the caller still waited for its JobId
+    (message,) = moto_aws.messages(queue, expect=1, timeout=1)
+    assert message["JobId"] == job_id
+    assert _admin(engine.endpoint_url, "/admin/faults")["Faults"] == []
+    with pytest.raises(ValueError, match="seconds"):
+        FaultRule.parse("StartCelebrityRecognition:Delay:count=1")

@@ -12,6 +12,10 @@ nothing for the next N finished jobs (Rekognition could not publish, or SNS lost
 message), optionally only for objects under a key prefix: ``...:count=1:prefix=lost/`` (or
 ``"prefix"`` in the admin endpoint's JSON). The job still finishes and is never re-announced,
 so only the caller's own reconciliation can find it.
+
+Another is not an error either: ``Operation:Delay:count=N:seconds=S`` answers the call
+normally but S seconds late, after doing its work (a started job runs meanwhile, so its
+completion can arrive before the caller has the JobId: a slow response or network).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cameo_engine.errors import EngineError, error_for
 ENV_VAR = "CAMEO_ENGINE_FAULTS"
 PUBLISH_COMPLETION = "PublishCompletion"  # not an API operation: the job's SNS message
 DROP = "Drop"
+DELAY = "Delay"
 
 
 @dataclass
@@ -36,13 +41,18 @@ class FaultRule:
     probability: float | None = None
     triggered: int = 0
     prefix: str | None = None  # PublishCompletion only: objects whose key starts with it
+    seconds: float | None = None  # Delay only: how late the answer comes
 
     def __post_init__(self) -> None:
         if (self.error == DROP) != (self.operation == PUBLISH_COMPLETION):
             raise ValueError(f"{DROP} goes with {PUBLISH_COMPLETION}, and only there")
         if self.prefix is not None and self.operation != PUBLISH_COMPLETION:
             raise ValueError(f"prefix only applies to {PUBLISH_COMPLETION}")
-        if self.error != DROP:
+        if (self.error == DELAY) != (self.seconds is not None):
+            raise ValueError(f"{DELAY} needs seconds=S, and only {DELAY} takes it")
+        if self.seconds is not None and not 0 < self.seconds <= 300:
+            raise ValueError("a delay is in (0, 300] seconds")
+        if self.error not in (DROP, DELAY):
             error_for(self.error, "")  # raises ValueError for an unknown error name
         if (self.count is None) == (self.probability is None):
             raise ValueError("a fault needs exactly one of count or probability")
@@ -56,16 +66,20 @@ class FaultRule:
         parts = spec.strip().split(":", 3)
         if len(parts) < 3 or "=" not in parts[2]:
             raise ValueError(f"bad fault spec {spec!r}; use Operation:Error:count=N or :p=0.5")
-        prefix = None
+        extra: dict[str, Any] = {}
         if len(parts) == 4:
-            name, _, prefix = parts[3].partition("=")
-            if name != "prefix":
-                raise ValueError(f"bad fault spec {spec!r}; the 4th part is prefix=KEYPREFIX")
+            name, _, value = parts[3].partition("=")
+            if name == "prefix":
+                extra["prefix"] = value
+            elif name == "seconds":
+                extra["seconds"] = float(value)
+            else:
+                raise ValueError(f"bad fault spec {spec!r}; the 4th part is prefix=P or seconds=S")
         key, _, value = parts[2].partition("=")
         if key == "count":
-            return cls(parts[0], parts[1], count=int(value), prefix=prefix)
+            return cls(parts[0], parts[1], count=int(value), **extra)
         if key == "p":
-            return cls(parts[0], parts[1], probability=float(value), prefix=prefix)
+            return cls(parts[0], parts[1], probability=float(value), **extra)
         raise ValueError(f"bad fault spec {spec!r}; use count=N or p=0.5")
 
     @classmethod
@@ -78,6 +92,7 @@ class FaultRule:
             count=int(count) if count is not None else None,
             probability=float(probability) if probability is not None else None,
             prefix=str(data["prefix"]) if data.get("prefix") is not None else None,
+            seconds=float(data["seconds"]) if data.get("seconds") is not None else None,
         )
 
 
@@ -111,10 +126,20 @@ class FaultInjector:
         """Raise the injected error if a rule fires for this call."""
         with self._lock:
             for rule in self._rules:
-                if rule.operation == PUBLISH_COMPLETION or rule.operation not in ("*", operation):
+                if rule.error in (DROP, DELAY) or rule.operation not in ("*", operation):
                     continue
                 if self._fires(rule):
                     raise self._error(rule, operation)
+
+    def delay(self, operation: str) -> float:
+        """Seconds to hold this (successful) call's answer back: 0 unless a Delay rule fires."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.error != DELAY or rule.operation not in ("*", operation):
+                    continue
+                if self._fires(rule):
+                    return float(rule.seconds or 0.0)
+        return 0.0
 
     def drops_completion(self, key: str) -> bool:
         """True if a PublishCompletion:Drop rule fires for the job on object ``key``."""

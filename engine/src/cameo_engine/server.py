@@ -22,6 +22,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
@@ -226,6 +227,10 @@ class RekognitionService:
             self._count(operation, errors.InternalServerError.code)
             raise
         self._count(operation, "ok")
+        delay = self.faults.delay(operation)
+        if delay:
+            log.info("%s answered %.1fs late (injected delay)", operation, delay)
+            time.sleep(delay)
         return result
 
     def _count(self, operation: str, outcome: str) -> None:
