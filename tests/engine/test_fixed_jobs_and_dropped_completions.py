@@ -128,6 +128,7 @@ def test_calls_are_counted_per_operation_and_outcome(engine_factory: EngineFacto
         }
     }
     assert _admin(engine.endpoint_url, "/admin/calls")["Calls"] == {}
+    assert _admin(engine.endpoint_url, "/admin/stats")["Jobs"] == {"IN_PROGRESS": 1}
 
 
 def test_a_delayed_start_answers_after_its_job_has_already_finished(

@@ -8,7 +8,8 @@ are accepted without verification: the engine is a local stand-in, not an access
 Non-AWS routes: ``GET /health`` (200 when ready), ``GET /admin/jobs`` and
 ``GET /admin/jobs/<JobId>`` (status and progress), ``GET|POST|DELETE /admin/faults``,
 ``GET|DELETE /admin/calls`` (API calls per operation and outcome, since start or the last
-DELETE: what a load test needs to count Start calls per upload).
+DELETE: what a load test needs to count Start calls per upload), ``GET /admin/stats`` (jobs
+per status).
 """
 
 from __future__ import annotations
@@ -434,6 +435,8 @@ class EngineApp:
             return _json(self.service.job_view(job))
         if path == "/admin/faults":
             return self._faults(request)
+        if path == "/admin/stats" and method == "GET":
+            return _json({"Jobs": self.service.store.counts()})
         if path == "/admin/calls" and method in ("GET", "DELETE"):
             return _json({"Calls": self.service.calls(reset=method == "DELETE")})
         return _json({"message": f"no route for {method} {request.path}"}, 404)

@@ -217,6 +217,12 @@ class Store:
             rows = self._db.execute(sql, args).fetchall()
         return [Job._from_row(r) for r in rows]
 
+    def counts(self) -> dict[str, int]:
+        """Jobs per status (a cheap progress view for load tests)."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {str(status): int(n) for status, n in rows}
+
     def unnotified(self) -> list[Job]:
         with self._lock:
             rows = self._db.execute(
