@@ -88,8 +88,12 @@ class ArchivedJobs:
     pages_by_job: dict[str, list[dict[str, Any]]]
     status_messages: dict[str, str] = field(default_factory=dict)
 
-    def pages(self, job_id: str) -> Iterable[dict[str, Any]]:
-        yield from self.pages_by_job[job_id]
+    def pages(self, job_id: str, *, start_token: str | None = None) -> Iterable[dict[str, Any]]:
+        pages = self.pages_by_job[job_id]
+        start = 0
+        if start_token:  # resuming: the page after the one whose NextToken it is
+            start = next(i + 1 for i, p in enumerate(pages) if p.get("NextToken") == start_token)
+        yield from pages[start:]
 
     def status_message(self, job_id: str) -> str | None:
         return self.status_messages.get(job_id)

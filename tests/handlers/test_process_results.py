@@ -140,7 +140,7 @@ def test_expired_results_are_recorded_as_failed(results, rekognition, load_event
     assert "expire" in table.get_video(VIDEO)["reason"]
 
 
-def test_throttling_mid_paging_raises_and_the_retry_completes_without_duplicates(
+def test_throttling_mid_paging_raises_and_the_retry_resumes_without_duplicates(
     results, rekognition, load_event, context, table
 ):
     serve_pages(rekognition, PAGES[:1])
@@ -149,10 +149,13 @@ def test_throttling_mid_paging_raises_and_the_retry_completes_without_duplicates
         results.lambda_handler(load_event("sns_succeeded.json"), context)
     assert table.get_video(VIDEO)["status"] == "SUBMITTED"
 
-    serve_pages(rekognition)  # the platform's retry: nothing locks the job, so it pages again
+    # The platform's retry: nothing locks the job, and page 1 is archived, so it is replayed
+    # from S3 and Rekognition is asked from page 1's token (the Stubber checks the token).
+    rekognition.add_response("get_celebrity_recognition", PAGES[1], get_params(SNS_JOB_ID, "t1"))
+    rekognition.add_response("get_celebrity_recognition", PAGES[2], get_params(SNS_JOB_ID, "t2"))
     [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
 
-    assert outcome["status"] == "SUCCEEDED"
+    assert (outcome["status"], outcome["pages"], outcome["pages_replayed"]) == ("SUCCEEDED", 3, 1)
     appearances, _ = items(table)
     assert [a["start_ms"] for a in appearances] == [0, 400, 5000]
 

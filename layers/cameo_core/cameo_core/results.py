@@ -4,13 +4,20 @@ Reads pages with SortBy=TIMESTAMP so the normalizer streams (memory bounded by t
 on screen), writes in batches of 25 with deterministic keys (a redelivery or a retry after a
 crash overwrites, never duplicates), archives every raw page, and only ever finishes the job
 that is still the video's current one (a late, older job cannot overwrite a newer one).
+
+Resume, don't restart: each page is archived before the next one is fetched, so the archive is
+a checkpoint. A retry replays pages 1..k from S3 (the normalizer needs every detection in
+order) and asks Rekognition only for pages k+1.., from page k's NextToken. A kill (timeout,
+OOM) therefore costs at most the page in flight, and a job longer than one invocation finishes
+over several.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +25,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
-from cameo_core.adapters.archive import RawArchive
+from cameo_core.adapters.archive import RawArchive, decode
 from cameo_core.adapters.rekognition import CelebrityJobs
 from cameo_core.adapters.table import BatchWriter, ResultsTable
 from cameo_core.background import Background
@@ -31,13 +38,17 @@ from cameo_core.observability import logger, metrics
 
 API = "StartCelebrityRecognition"
 FINAL = frozenset({"SUCCEEDED", "FAILED"})
+# The backlog's states before a job id is recorded (backlog.py): a completion may be this
+# video's own job, whose SUBMITTED record is not written yet.
+NOT_YET_SUBMITTED = frozenset({"QUEUED", "STARTING"})
 PAGINATION_RESTARTS = 3
-# Threads for archive uploads and batch writes (boto3 clients are thread-safe). Queued archive
-# uploads hold a whole page (~3 MB as dicts), queued batches only 25 small items, hence the
-# separate bounds (RSS goal: <= 50 MB growth for 200,000 detections).
+# Threads for batch writes (boto3 clients are thread-safe); queued batches hold only 25 small
+# items each (RSS goal: <= 50 MB growth for 200,000 detections). Archive uploads run in the page
+# source, one page at a time (a page is ~3 MB as dicts).
 IO_THREADS = 4
-ARCHIVE_IN_FLIGHT = 2
 BATCHES_IN_FLIGHT = 8
+# Archived pages downloaded ahead of the normalizer during a replay (compressed, ~0.3 MB each).
+REPLAY_AHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -75,9 +86,12 @@ class Outcome:
     detections: int = 0
     pages: int = 0
     reason: str | None = None
+    pages_replayed: int | None = None  # from the archive, when a retry resumed
 
     @classmethod
-    def succeeded(cls, video: VideoRef, job_id: str, result: Normalized) -> Outcome:
+    def succeeded(
+        cls, video: VideoRef, job_id: str, result: Normalized, replayed: int | None = None
+    ) -> Outcome:
         return cls(
             video.uri,
             job_id,
@@ -86,6 +100,7 @@ class Outcome:
             result.celebrities,
             result.detections,
             result.pages,
+            pages_replayed=replayed or None,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -144,6 +159,70 @@ def summary_item(video: VideoRef, job_id: str, summary: CelebritySummary) -> dic
 PageSource = Callable[[], Iterable[dict[str, Any]]]
 
 
+class JobPages:
+    """A job's pages, resumable (a PageSource: each call is one pass from page 1).
+
+    The first pass replays the archived pages 1..k, then asks Rekognition from page k's
+    NextToken; every fetched page is archived before the next is fetched. When that token has
+    expired, the next pass starts over from Rekognition's page 1 (re-archiving as it goes).
+    """
+
+    def __init__(
+        self, video: VideoRef, job_id: str, jobs: CelebrityJobs, archive: RawArchive
+    ) -> None:
+        self._video = video
+        self._job_id = job_id
+        self._jobs = jobs
+        self._archive = archive
+        self._resume = True
+        self.replayed = 0  # archived pages replayed by the last pass
+        self.fetched = 0  # pages Rekognition answered, over all passes
+
+    def __call__(self) -> Iterator[dict[str, Any]]:
+        with ThreadPoolExecutor(REPLAY_AHEAD, thread_name_prefix="cameo-archive") as pool:
+            index, token = 0, None
+            self.replayed = 0
+            if self._resume:
+                self._resume = False  # a later pass means the resume token failed
+                for page in self._replay(pool):
+                    index += 1
+                    self.replayed += 1
+                    token = page.get("NextToken")
+                    yield page
+                if index and not token:
+                    return  # the archive is complete: nothing to ask Rekognition
+                if index:
+                    logger.info("resuming paging", extra={"pages_replayed": index})
+                    metrics.add_metric(name="PagesReplayed", unit=MetricUnit.Count, value=index)
+            for page in self._jobs.pages(self._job_id, start_token=token):
+                index += 1
+                self.fetched += 1
+                upload = pool.submit(self._archive.put_page, self._video, self._job_id, index, page)
+                yield page  # normalized while the upload runs
+                # The checkpoint: page k is in S3 before page k+1 is asked for.
+                upload.result()
+
+    def _replay(self, pool: ThreadPoolExecutor) -> Iterator[dict[str, Any]]:
+        keys = deque(self._archive.checkpoint(self._video, self._job_id))
+        ahead: deque[Future[bytes]] = deque()
+        while keys or ahead:
+            while keys and len(ahead) < REPLAY_AHEAD:
+                ahead.append(pool.submit(self._archive.get_raw, keys.popleft()))
+            raw = ahead.popleft().result()
+            try:
+                page = decode(raw)
+            except (OSError, EOFError, ValueError) as exc:
+                # Not expected (S3 writes are atomic), but then the checkpoint ends one page
+                # earlier and Rekognition is asked again from there.
+                logger.warning(
+                    "archived page unreadable; resuming before it", extra={"error": repr(exc)}
+                )
+                for future in ahead:
+                    future.cancel()
+                return
+            yield page
+
+
 class _KeyTrackingWriter:
     """A BatchWriter that can remember the sort keys it wrote (for reprocessing)."""
 
@@ -177,26 +256,21 @@ def write_results(
     pages: PageSource,
     table: ResultsTable,
     tuning: Tuning,
-    on_page: Callable[[int, dict[str, Any]], None] | None = None,
     track_keys: bool = False,
 ) -> Normalized:
     """Stream pages -> appearances -> table. Restarts from page 1 when the token expires;
     deterministic keys make the second pass overwrite the first.
 
-    `on_page` (the archive upload) and the batch writes run on a few background threads, so
-    waiting on the network overlaps with normalizing the next page.
+    The batch writes run on a few background threads, so waiting on the network overlaps with
+    normalizing the next page (the page source overlaps its own archive uploads).
     """
     with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="cameo-io") as pool:
         for attempt in range(PAGINATION_RESTARTS + 1):
-            uploads = Background(pool, limit=ARCHIVE_IN_FLIGHT)
             batches = Background(pool, limit=BATCHES_IN_FLIGHT)
             try:
-                return _write_pass(
-                    video, job_id, pages, table, tuning, on_page, track_keys, uploads, batches
-                )
+                return _write_pass(video, job_id, pages, table, tuning, track_keys, batches)
             except PaginationExpired:
                 # Let the first pass's writes land before the second's.
-                uploads.drain()
                 batches.drain()
                 if attempt == PAGINATION_RESTARTS:
                     raise RetryableError("pagination token kept expiring") from None
@@ -211,20 +285,17 @@ def _write_pass(
     pages: PageSource,
     table: ResultsTable,
     tuning: Tuning,
-    on_page: Callable[[int, dict[str, Any]], None] | None,
     track_keys: bool,
-    uploads: Background,
     batches: Background,
 ) -> Normalized:
     builder = AppearanceBuilder(tuning.merge_gap_ms, tuning.min_confidence)
     summaries = Summaries()
     appearances = 0
     metadata: Mapping[str, Any] | None = None
-    index = 0
+    count = 0
     writer = _KeyTrackingWriter(table.writer(background=batches), track_keys)
-    for index, page in enumerate(pages(), start=1):
-        if on_page:
-            uploads.submit(on_page, index, page)
+    for page in pages():
+        count += 1
         metadata = page.get("VideoMetadata") or metadata
         for appearance in builder.feed(page.get("Celebrities") or []):
             writer.put(appearance_item(video, job_id, appearance))
@@ -237,12 +308,11 @@ def _write_pass(
     for summary in summaries:
         writer.put(summary_item(video, job_id, summary))
     writer.flush()
-    uploads.drain()
     return Normalized(
         appearances=appearances,
         celebrities=len(summaries.by_id),
         detections=builder.detections_used,
-        pages=index,
+        pages=count,
         video_metadata=metadata,
         written=frozenset(writer.written),
     )
@@ -285,9 +355,14 @@ def process_completion(
         return Outcome(video.uri, job_id, "IGNORED", reason="JobTag does not match the video")
     current = table.get_video(video)
     if current is None:
-        # The start function records the job right after Rekognition accepts it; a short
-        # video can finish before a retried start has written that record. Come back later.
+        # The start function records the upload before it calls Rekognition, so this is an
+        # event that overtook its own record (or a table restored meanwhile). Come back later.
         raise RetryableError(f"no record of {video.uri} yet for job {job_id}")
+    if current.get("status") in NOT_YET_SUBMITTED:
+        # The job id is recorded after Start answers: a short video can finish before that (or
+        # a crashed starter's retry re-sends the same token). Neither this job's results nor an
+        # older job's may be decided yet; the retry (or the sweep's re-announcement) will know.
+        raise RetryableError(f"{video.uri} is {current.get('status')}; job {job_id} may be its own")
     if current.get("job_id") != job_id:
         # An older job finishing late, or a video deleted meanwhile: never overwrite. What this
         # job may have written before it was superseded (a crashed attempt) goes too.
@@ -313,25 +388,21 @@ def process_completion(
             reason = None
         return _fail(video, job_id, reason or f"Rekognition reported {completion.status}", table)
 
+    pages = JobPages(video, job_id, jobs, archive)
     try:
-        result = write_results(
-            video,
-            job_id,
-            lambda: jobs.pages(job_id),
-            table,
-            tuning,
-            on_page=lambda index, page: archive.put_page(video, job_id, index, page),
-        )
+        result = write_results(video, job_id, pages, table, tuning)
     except ResultsExpired:
         reason = "Rekognition no longer has this job's results (they expire after ~7 days)"
         return _fail(video, job_id, reason, table)
+    finally:
+        metrics.add_metric(name="PagesFetched", unit=MetricUnit.Count, value=pages.fetched)
 
     if not finish_success(video, job_id, result, table):
         # A newer upload (or a delete) took over while we wrote: remove what this job wrote.
         table.delete_results(video, keep=lambda item: item.get("job_id") != job_id)
         return Outcome(video.uri, job_id, "IGNORED", reason="superseded while writing")
     metrics.add_metric(name="AppearancesWritten", unit=MetricUnit.Count, value=result.appearances)
-    return Outcome.succeeded(video, job_id, result)
+    return Outcome.succeeded(video, job_id, result, replayed=pages.replayed)
 
 
 def _remove_other_results(video: VideoRef, job_id: str, state: str, table: ResultsTable) -> None:

@@ -1,20 +1,31 @@
 """Raw-results archive: gzip JSON pages in S3, so results can be re-normalized for free after
-Rekognition forgets the job (~7 days)."""
+Rekognition forgets the job (~7 days), and so a retried results invocation resumes paging where
+the last one stopped (the archived pages are the checkpoint)."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from cameo_core.errors import RetryableError
 from cameo_core.keys import VideoRef, video_digest
+
+_PAGE_NAME = re.compile(r"page-(\d{5})\.json\.gz$")
 
 
 def video_prefix(video: VideoRef) -> str:
     # The digest keeps odd keys (unicode, spaces, very long) out of archive paths.
     return f"raw/{video_digest(video)}/"
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    page: dict[str, Any] = json.loads(gzip.decompress(body))
+    return page
 
 
 def page_key(video: VideoRef, job_id: str, index: int) -> str:
@@ -48,8 +59,25 @@ class RawArchive:
 
     def pages(self, video: VideoRef, job_id: str) -> Iterator[dict[str, Any]]:
         for key in sorted(self._keys(f"{video_prefix(video)}{job_id}/")):
-            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            yield json.loads(gzip.decompress(body))
+            yield decode(self.get_raw(key))
+
+    def checkpoint(self, video: VideoRef, job_id: str) -> list[str]:
+        """Keys of pages 1..k of the job, the longest run without a gap (one listing; later
+        pages past a gap are ignored, the resumed paging overwrites them)."""
+        keys: list[str] = []
+        for key in sorted(self._keys(f"{video_prefix(video)}{job_id}/")):
+            match = _PAGE_NAME.search(key)
+            if not match or int(match.group(1)) != len(keys) + 1:
+                break
+            keys.append(key)
+        return keys
+
+    def get_raw(self, key: str) -> bytes:
+        """One archived page, still compressed (decode() it where it is used)."""
+        try:
+            return bytes(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except (ClientError, BotoCoreError) as exc:
+            raise RetryableError(f"archived page {key} not readable: {exc}") from exc
 
     def erase(self, video: VideoRef) -> int:
         return self._delete_prefix(video_prefix(video))
