@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cameo_cli import query
+from cameo_cli import bulk, query
 from cameo_engine.cli import app as engine_app
 from cameo_stack.cli import register as register_stack
 
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 query.register(app)
+bulk.register(app)
 app.add_typer(engine_app, name="engine", help="The local Rekognition-compatible engine.")
 register_stack(app)
 

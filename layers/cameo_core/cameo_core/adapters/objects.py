@@ -11,7 +11,12 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cameo_core import media
+from cameo_core.errors import CameoError
 from cameo_core.media import HeaderUnreadable, Probe, Read
+
+
+class ObjectGone(CameoError):
+    """The object was deleted after it was listed."""
 
 
 class ObjectRef(Protocol):
@@ -97,8 +102,14 @@ class VideoObjects:
                 )
 
     def head(self, obj: StoredObject) -> StoredObject:
-        """The object with its current version id (a listing does not give it)."""
-        response = self._s3.head_object(Bucket=obj.bucket, Key=obj.key)
+        """The object with its current version id (a listing does not give it). Other errors
+        than "not found" (access denied, no such bucket) are raised as they are."""
+        try:
+            response = self._s3.head_object(Bucket=obj.bucket, Key=obj.key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise ObjectGone(f"s3://{obj.bucket}/{obj.key} was deleted meanwhile") from exc
+            raise
         return StoredObject(
             bucket=obj.bucket,
             key=obj.key,
