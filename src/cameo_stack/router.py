@@ -170,31 +170,44 @@ class Router:
 
     def _poll(self, route: FunctionRoute, source: str, url: str) -> None:
         visibility = route.fn.timeout + VISIBILITY_MARGIN_S
+        batch = max(1, min(10, route.pool.concurrency))
         while not self.stop_event.is_set():
-            # Only take a message when a worker is free: the rest waits in SQS, not in memory.
+            # Poll only while a worker is free (the rest waits in SQS, not in memory), but do
+            # not hold that worker through the long poll: the function's other sources (S3
+            # events, completions, schedules) need it too, as Lambda serves them side by side.
             if not route.pool.slots.acquire(timeout=POLL_WAIT_S):
                 continue
+            route.pool.slots.release()
             try:
                 response = self.sqs.receive_message(
                     QueueUrl=url,
-                    MaxNumberOfMessages=1,
+                    MaxNumberOfMessages=batch,
                     WaitTimeSeconds=POLL_WAIT_S,
                     VisibilityTimeout=visibility,
                     AttributeNames=["All"],
                     MessageAttributeNames=["All"],
                 )
             except Exception as exc:  # noqa: BLE001 (moto restarting: keep polling)
-                route.pool.slots.release()
                 log.warning("receive from %s failed: %s", url, exc)
                 self.stop_event.wait(1)
                 continue
             messages = response.get("Messages", [])
-            if not messages or self.stop_event.is_set():
+            for index, message in enumerate(messages):
+                if not self._take_worker(route):
+                    # Shutting down: let the rest reappear at once for the next router.
+                    for rest in messages[index:]:
+                        self._release(url, rest["ReceiptHandle"])
+                    break
+                route.executor.submit(self._handle_and_release, route, source, url, message)
+
+    def _take_worker(self, route: FunctionRoute) -> bool:
+        """Wait for a free worker of the function; False when the router stops meanwhile."""
+        while not self.stop_event.is_set():
+            if route.pool.slots.acquire(timeout=POLL_WAIT_S):
+                if not self.stop_event.is_set():
+                    return True
                 route.pool.slots.release()
-                if messages:  # shutting down: let it reappear at once for the next router
-                    self._release(url, messages[0]["ReceiptHandle"])
-                continue
-            route.executor.submit(self._handle_and_release, route, source, url, messages[0])
+        return False
 
     def _handle_and_release(
         self, route: FunctionRoute, source: str, url: str, message: dict[str, Any]
