@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cameo_core import config
+from cameo_core import config, keys
 from cameo_stack import template as cfn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,18 +79,26 @@ def test_table_keys_and_indexes_match_the_data_model(resources: dict[str, Any]) 
     ]
     assert sorted(
         (a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]
-    ) == [(name, "S") for name in sorted(["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"])]
+    ) == [
+        (name, "S")
+        for name in sorted(["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"])
+    ]
     indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"ByCelebrity", "ByName"}
+    assert set(indexes) == {"ByCelebrity", "ByName", "ByBacklog"}
     for name, (hash_key, range_key) in {
         "ByCelebrity": ("gsi1pk", "gsi1sk"),
         "ByName": ("gsi2pk", "gsi2sk"),
+        "ByBacklog": ("gsi3pk", "gsi3sk"),
     }.items():
         assert indexes[name]["KeySchema"] == [
             {"AttributeName": hash_key, "KeyType": "HASH"},
             {"AttributeName": range_key, "KeyType": "RANGE"},
         ]
-        assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["ByCelebrity"]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["ByName"]["Projection"] == {"ProjectionType": "ALL"}
+    # The backlog is read for keys and counts only; the item itself is read consistently.
+    assert indexes["ByBacklog"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert keys.BACKLOG_INDEX == "ByBacklog"
     # Nothing in cameo expires on its own (idempotency records were dropped with their TTL).
     assert "TimeToLiveSpecification" not in props
 
@@ -175,7 +183,7 @@ def test_every_asynchronous_path_ends_in_an_encrypted_failure_queue(
     for logical in FUNCTIONS:
         props = resources[logical]["Properties"]
         kinds = {event["Type"] for event in props["Events"].values()}
-        assert kinds <= {"S3", "SNS"}, "S3 and SNS invoke Lambda asynchronously"
+        assert kinds <= {"S3", "SNS", "Schedule"}, "S3, SNS, EventBridge invoke asynchronously"
         invoke = props["EventInvokeConfig"]
         assert invoke["MaximumRetryAttempts"] == 2
         on_failure = invoke["DestinationConfig"]["OnFailure"]
@@ -187,9 +195,13 @@ def test_every_asynchronous_path_ends_in_an_encrypted_failure_queue(
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
 
 
-def test_sns_subscription_redrives_to_a_queue_sns_may_write(resources: dict[str, Any]) -> None:
-    props = resources["ProcessResultsFunction"]["Properties"]
+@pytest.mark.parametrize("logical", ["ProcessResultsFunction", "StartRecognitionFunction"])
+def test_sns_subscription_redrives_to_a_queue_sns_may_write(
+    resources: dict[str, Any], logical: str
+) -> None:
+    props = resources[logical]["Properties"]
     (event,) = [e["Properties"] for e in props["Events"].values() if e["Type"] == "SNS"]
+    assert event["Topic"] == {"Ref": "CompletionTopic"}
     dlq_id, _ = event["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"]
     policies = [
         r["Properties"]
@@ -223,6 +235,20 @@ def test_video_bucket_events_reach_start_and_erase(resources: dict[str, Any]) ->
     assert versioning == {"Status": "Enabled"}
 
 
+def test_the_start_function_also_drains_on_completions_and_on_the_sweep_schedule(
+    resources: dict[str, Any], doc: dict[str, Any]
+) -> None:
+    events = resources["StartRecognitionFunction"]["Properties"]["Events"]
+    by_type = {e["Type"]: e["Properties"] for e in events.values()}
+    assert set(by_type) == {"S3", "SNS", "Schedule"}
+    assert by_type["Schedule"]["Schedule"] == {"Ref": "SweepSchedule"}
+    sweep = doc["Parameters"]["SweepSchedule"]
+    assert sweep["Default"] == "rate(5 minutes)"
+    assert re.fullmatch(sweep["AllowedPattern"], sweep["Default"])
+    assert re.fullmatch(sweep["AllowedPattern"], "cron(0/2 * * * ? *)")
+    assert not re.fullmatch(sweep["AllowedPattern"], "every 5 minutes")
+
+
 def test_functions_get_the_configuration_contract() -> None:
     model = cfn.load(TEMPLATE)
     common = {
@@ -235,7 +261,15 @@ def test_functions_get_the_configuration_contract() -> None:
         "POWERTOOLS_LOG_LEVEL",
     }
     expected = {
-        "StartRecognitionFunction": common | {"SNS_TOPIC_ARN", "REKOGNITION_ROLE_ARN"},
+        "StartRecognitionFunction": common
+        | {
+            "SNS_TOPIC_ARN",
+            "REKOGNITION_ROLE_ARN",
+            "MAX_CONCURRENT_JOBS",
+            "RECONCILE_AFTER_MINUTES",
+            "MAX_VIDEO_MINUTES",
+            "PRICE_PER_MINUTE",
+        },
         "ProcessResultsFunction": common | {"ARCHIVE_BUCKET"},
         "EraseResultsFunction": common | {"ARCHIVE_BUCKET"},
     }
@@ -255,6 +289,14 @@ def test_parameter_defaults_equal_the_code_defaults(doc: dict[str, Any]) -> None
     assert params["MinConfidence"]["Default"] == config.DEFAULT_MIN_CONFIDENCE
     assert params["MergeGapMs"]["Default"] == config.DEFAULT_MERGE_GAP_MS
     assert params["MaxVideoBytes"]["Default"] == config.DEFAULT_MAX_VIDEO_BYTES == 10 * 1024**3
+    assert params["MaxConcurrentJobs"]["Default"] == config.DEFAULT_MAX_CONCURRENT_JOBS == 20
+    assert params["ReconcileAfterMinutes"]["Default"] == config.DEFAULT_RECONCILE_AFTER_MINUTES
+    assert params["MaxVideoMinutes"]["Default"] == config.DEFAULT_MAX_VIDEO_MINUTES == 360
+    assert params["PricePerMinute"]["Default"] == config.DEFAULT_PRICE_PER_MINUTE
+    # The environment carries the parameters, so a deployed function sees what was deployed.
+    start = cfn.load(TEMPLATE).function("StartRecognitionFunction").environment
+    assert float(start["MAX_CONCURRENT_JOBS"]) == params["MaxConcurrentJobs"]["Default"]
+    assert float(start["RECONCILE_AFTER_MINUTES"]) == params["ReconcileAfterMinutes"]["Default"]
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -362,7 +404,11 @@ def test_each_function_gets_only_its_own_rekognition_action(resources: dict[str,
                 a for a in as_list(statement["Action"]) if a.startswith("rekognition:")
             }
     assert granted == {
-        "StartRecognitionFunction": {"rekognition:StartCelebrityRecognition"},
+        # Get: the sweep asks for a stuck job's status.
+        "StartRecognitionFunction": {
+            "rekognition:StartCelebrityRecognition",
+            "rekognition:GetCelebrityRecognition",
+        },
         "ProcessResultsFunction": {"rekognition:GetCelebrityRecognition"},
         "EraseResultsFunction": set(),
     }
@@ -448,3 +494,28 @@ def test_deployment_docs_and_samconfig_point_at_existing_files() -> None:
     # Functions named in the docs' commands exist in the template.
     template_functions = set(FUNCTIONS)
     assert set(re.findall(r"sam local invoke (\w+)", docs)) <= template_functions
+
+
+def test_the_start_function_may_query_only_the_backlog_and_publish_only_completions(
+    resources: dict[str, Any],
+) -> None:
+    statements = [
+        s for logical, s in policy_statements(resources) if logical == "StartRecognitionFunction"
+    ]
+    queries = [s for s in statements if "dynamodb:Query" in as_list(s["Action"])]
+    resources_queried = sorted(json.dumps(s["Resource"]) for s in queries)
+    assert resources_queried == sorted(
+        [
+            json.dumps({"Fn::GetAtt": ["ResultsTable", "Arn"]}),
+            json.dumps({"Fn::Sub": "${ResultsTable.Arn}/index/ByBacklog"}),
+        ]
+    )
+    (on_table,) = [s for s in queries if "Fn::GetAtt" in s["Resource"]]
+    # The table's Query is limited to the slot items' partition.
+    assert on_table["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [keys.BACKLOG_PK]}
+    }
+    (publish,) = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
+    assert publish["Resource"] == {"Ref": "CompletionTopic"}
+    reads = {a for s in statements for a in as_list(s["Action"]) if a.startswith("s3:Get")}
+    assert reads == {"s3:GetObject", "s3:GetObjectVersion"}

@@ -8,14 +8,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cameo_core.config import ResultsConfig, StartConfig, Tuning
+from cameo_core.config import BacklogSettings, ResultsConfig, StartConfig, Tuning
 from cameo_core.errors import ConfigError
 from cameo_core.keys import (
     VideoRef,
+    backlog_since,
+    backlog_sk,
     client_request_token,
     job_tag,
     job_tag_matches,
     sequencer_order,
+    slot_index,
+    slot_sk,
 )
 
 JOB_TAG = re.compile(r"^[a-zA-Z0-9_.\-:+=/]{1,1024}$")
@@ -75,3 +79,45 @@ def test_video_uri_round_trips_and_rejects_non_s3():
     for bad in ("b/key.mp4", "s3://bucket-only", "s3:///key.mp4"):
         with pytest.raises(ValueError, match="s3://BUCKET/KEY"):
             VideoRef.parse(bad)
+
+
+def test_backlog_settings_default_to_the_template_and_are_read_from_the_environment():
+    assert StartConfig.from_env(START_ENV).backlog == BacklogSettings(20, 30.0, 360.0, 0.10)
+    tuned = StartConfig.from_env(
+        {
+            **START_ENV,
+            "MAX_CONCURRENT_JOBS": "3",
+            "RECONCILE_AFTER_MINUTES": "0.05",
+            "MAX_VIDEO_MINUTES": "90",
+            "PRICE_PER_MINUTE": "0",
+        }
+    ).backlog
+    assert tuned == BacklogSettings(3, 0.05, 90.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_CONCURRENT_JOBS", "2.5"),
+        ("MAX_CONCURRENT_JOBS", "0"),
+        ("MAX_CONCURRENT_JOBS", "twenty"),
+        ("RECONCILE_AFTER_MINUTES", "0"),
+        ("RECONCILE_AFTER_MINUTES", "nan"),
+        ("MAX_VIDEO_MINUTES", "-1"),
+        ("PRICE_PER_MINUTE", "-0.1"),
+        ("PRICE_PER_MINUTE", "inf"),
+    ],
+)
+def test_malformed_backlog_settings_fail_at_cold_start(name, value):
+    with pytest.raises(ConfigError, match=name):
+        StartConfig.from_env({**START_ENV, name: value})
+
+
+def test_backlog_sort_keys_order_by_state_then_time_and_slots_round_trip():
+    video = VideoRef("b", "k.mp4")
+    early = backlog_sk("QUEUED", "2026-11-20T10:00:00.000+00:00", video)
+    late = backlog_sk("QUEUED", "2026-11-20T10:00:00.001+00:00", video)
+    assert early < late < backlog_sk("STARTING", "2026-01-01T00:00:00.000+00:00", video)
+    assert backlog_since(late) == "2026-11-20T10:00:00.001+00:00"
+    assert all(slot_index(slot_sk(i)) == i for i in (0, 7, 999))
+    assert sorted(slot_sk(i) for i in (10, 2, 100)) == [slot_sk(2), slot_sk(10), slot_sk(100)]

@@ -17,8 +17,26 @@ RETRY_CONFIG = Config(
     read_timeout=30,
 )
 
+# The start function's Rekognition client. A full job quota (LimitExceeded) or a throttle is a
+# waiting state the backlog records, not something to sit out inside one invocation: 8 attempts
+# spent up to ~70 s of backoff in a 60 s function. 3 attempts cost at most 1 + 2 s of backoff;
+# with these timeouts one call's worst case is 3 x (3 + 10) + 3 = 42 s, and the drain stops
+# starting new jobs well before the function's timeout (backlog.DRAIN_RESERVE_S).
+# botocore's `max_attempts` counts retries only; `total_max_attempts` includes the first call.
+START_RETRY_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=10,
+)
+
 
 @cache
 def client(service: str) -> Any:
     """One client per service per process, created on first use (keeps cold start short)."""
     return boto3.session.Session().client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def start_client() -> Any:
+    """Rekognition for StartCelebrityRecognition and the sweep's status probes."""
+    return boto3.session.Session().client("rekognition", config=START_RETRY_CONFIG)

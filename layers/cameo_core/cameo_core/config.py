@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cameo_core.errors import ConfigError
+from cameo_core.pricing import DEFAULT_PRICE_PER_MINUTE
 
 DEFAULT_MIN_CONFIDENCE = 80.0
 DEFAULT_MERGE_GAP_MS = 2000
@@ -14,6 +16,11 @@ DEFAULT_MERGE_GAP_MS = 2000
 # for the request, so we reject them up front.
 DEFAULT_MAX_VIDEO_BYTES = 10 * 1024**3
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi"})
+# Rekognition Video's default quota of concurrent stored-video jobs per account and region.
+DEFAULT_MAX_CONCURRENT_JOBS = 20
+DEFAULT_RECONCILE_AFTER_MINUTES = 30.0
+# Rekognition Video's own limit on a stored video's length (6 hours).
+DEFAULT_MAX_VIDEO_MINUTES = 360.0
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -28,9 +35,12 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
         raise ConfigError(f"environment variable {name}={raw!r} is not a number") from exc
+    if not math.isfinite(value):
+        raise ConfigError(f"environment variable {name}={raw!r} is not a finite number")
+    return value
 
 
 @dataclass(frozen=True)
@@ -57,11 +67,46 @@ class Tuning:
 
 
 @dataclass(frozen=True)
+class BacklogSettings:
+    """How the backlog drains (template Parameters MaxConcurrentJobs, ReconcileAfterMinutes,
+    MaxVideoMinutes, PricePerMinute)."""
+
+    max_concurrent_jobs: int = DEFAULT_MAX_CONCURRENT_JOBS
+    reconcile_after_minutes: float = DEFAULT_RECONCILE_AFTER_MINUTES
+    max_video_minutes: float = DEFAULT_MAX_VIDEO_MINUTES
+    price_per_minute: float = DEFAULT_PRICE_PER_MINUTE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BacklogSettings:
+        env = os.environ if env is None else env
+        jobs = _number(env, "MAX_CONCURRENT_JOBS", DEFAULT_MAX_CONCURRENT_JOBS)
+        settings = cls(
+            max_concurrent_jobs=int(jobs),
+            reconcile_after_minutes=_number(
+                env, "RECONCILE_AFTER_MINUTES", DEFAULT_RECONCILE_AFTER_MINUTES
+            ),
+            max_video_minutes=_number(env, "MAX_VIDEO_MINUTES", DEFAULT_MAX_VIDEO_MINUTES),
+            price_per_minute=_number(env, "PRICE_PER_MINUTE", DEFAULT_PRICE_PER_MINUTE),
+        )
+        # A fraction of a slot would be rounded away silently; refuse it instead.
+        if jobs != settings.max_concurrent_jobs or not 1 <= jobs <= 1000:
+            raise ConfigError("MAX_CONCURRENT_JOBS must be a whole number from 1 to 1000")
+        if settings.reconcile_after_minutes <= 0:
+            raise ConfigError("RECONCILE_AFTER_MINUTES must be positive")
+        if settings.max_video_minutes <= 0:
+            raise ConfigError("MAX_VIDEO_MINUTES must be positive")
+        if settings.price_per_minute < 0:
+            raise ConfigError("PRICE_PER_MINUTE must not be negative")
+        return settings
+
+
+@dataclass(frozen=True)
 class StartConfig:
     table_name: str
     sns_topic_arn: str
     rekognition_role_arn: str
     tuning: Tuning
+    backlog: BacklogSettings = BacklogSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StartConfig:
@@ -71,6 +116,7 @@ class StartConfig:
             sns_topic_arn=_required(env, "SNS_TOPIC_ARN"),
             rekognition_role_arn=_required(env, "REKOGNITION_ROLE_ARN"),
             tuning=Tuning.from_env(env),
+            backlog=BacklogSettings.from_env(env),
         )
 
 

@@ -30,3 +30,21 @@ class ResultsExpired(CameoError):
 
 class PaginationExpired(CameoError):
     """The NextToken went stale; the caller restarts from the first page."""
+
+
+class StartDeferred(CameoError):
+    """StartCelebrityRecognition cannot take this job now (no slot, throttled, or the service
+    is unwell); the video goes back to QUEUED and the backlog tries again later. Not a failure."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class JobLimitExceeded(StartDeferred):
+    """Rekognition's concurrent-job quota is full (LimitExceededException): a waiting state."""
+
+
+class StartThrottled(StartDeferred):
+    """Start calls are over the account's TPS even after botocore's few retries."""

@@ -87,3 +87,31 @@ def client_request_token(video: VideoRef, revision: str) -> str:
 
 def sequencer_order(sequencer: str | None) -> str:
     return (sequencer or "").upper().rjust(_SEQUENCER_WIDTH, "0")
+
+
+# -- the backlog ---------------------------------------------------------------------------------
+# A sparse GSI (ByBacklog): only videos waiting for or holding a Rekognition job carry gsi3pk, so
+# the index is the queue itself. The sort key orders by state, then by the time the video entered
+# it, which makes "oldest QUEUED", "position in the queue" and "SUBMITTED before T" key ranges.
+BACKLOG_PK = "BACKLOG"
+BACKLOG_INDEX = "ByBacklog"
+SLOT_PREFIX = "SLOT#"
+WAITING_STATES = ("QUEUED", "STARTING", "SUBMITTED")
+
+
+def backlog_sk(status: str, since: str, video: VideoRef) -> str:
+    """`<STATUS>#<ISO-8601 UTC ms>#<video digest>`; every `since` is UTC, so text order is
+    time order."""
+    return f"{status}#{since}#{video_digest(video)}"
+
+
+def backlog_since(sk: str) -> str:
+    return sk.split("#", 2)[1]
+
+
+def slot_sk(index: int) -> str:
+    return f"{SLOT_PREFIX}{index:03d}"
+
+
+def slot_index(sk: str) -> int:
+    return int(sk[len(SLOT_PREFIX) :])

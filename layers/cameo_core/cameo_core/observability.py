@@ -14,3 +14,5 @@ metrics = Metrics()
 # Correlation ids for the triggers Powertools has no constant for.
 S3_REQUEST_ID = 'Records[0].responseElements."x-amz-request-id"'
 SNS_MESSAGE_ID = "Records[0].Sns.MessageId"
+# The start function has three triggers: whichever id the event carries (the schedule's is `id`).
+START_CORRELATION_ID = f"{S3_REQUEST_ID} || {SNS_MESSAGE_ID} || id"

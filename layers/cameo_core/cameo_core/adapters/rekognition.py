@@ -6,21 +6,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from cameo_core.errors import PaginationExpired, RejectedVideo, ResultsExpired, RetryableError
-
-# Decided once: these come back on their own (the platform retries the event, so no upload is
-# lost); everything in RECORDED is a property of the video or the request and is recorded.
-RETRYABLE = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "InternalServerError",
-        "LimitExceededException",
-        "ServiceUnavailableException",
-    }
+from cameo_core.errors import (
+    JobLimitExceeded,
+    PaginationExpired,
+    RejectedVideo,
+    ResultsExpired,
+    RetryableError,
+    StartDeferred,
+    StartThrottled,
 )
+
+# Decided once, for Start: the job quota and throttles are waiting states (the backlog keeps the
+# video QUEUED and tries again when a slot frees); everything in RECORDED is a property of the
+# video or the request and is recorded as FAILED; any other error is a fault of the moment that
+# the backlog retries a few times (backlog.MAX_START_FAULTS) before recording it.
+LIMIT_EXCEEDED = "LimitExceededException"
+THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException"})
 RECORDED = frozenset(
     {
         "InvalidParameterException",
@@ -48,6 +51,16 @@ class StartRequest:
     role_arn: str
 
 
+@dataclass(frozen=True)
+class JobStatus:
+    status: str  # IN_PROGRESS | SUCCEEDED | FAILED
+    message: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("SUCCEEDED", "FAILED")
+
+
 class CelebrityJobs:
     def __init__(self, rekognition: Any) -> None:
         self._rekognition = rekognition
@@ -70,13 +83,23 @@ class CelebrityJobs:
             code = error_code(exc)
             if code in RECORDED:
                 raise RejectedVideo(code, str(exc)) from exc
-            # Unknown codes are retried too: losing an upload is worse than a DLQ entry.
-            raise RetryableError(f"StartCelebrityRecognition failed: {exc}") from exc
+            if code == LIMIT_EXCEEDED:
+                raise JobLimitExceeded(code, str(exc)) from exc
+            if code in THROTTLED:
+                raise StartThrottled(code, str(exc)) from exc
+            raise StartDeferred(code or "Unknown", str(exc)) from exc
+        except BotoCoreError as exc:
+            # A timeout may hide a Start that went through; the retry sends the same token, so
+            # Rekognition answers with that job instead of starting a second one.
+            raise StartDeferred(type(exc).__name__, str(exc)) from exc
         return str(response["JobId"])
 
-    def pages(self, job_id: str, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
-        """Every result page in time order (SortBy=TIMESTAMP keeps the normalizer streaming)."""
-        token: str | None = None
+    def pages(
+        self, job_id: str, page_size: int = PAGE_SIZE, *, start_token: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every result page in time order (SortBy=TIMESTAMP keeps the normalizer streaming),
+        or those after `start_token` (a resumed job: the pages before it are archived)."""
+        token = start_token
         while True:
             kwargs: dict[str, Any] = {
                 "JobId": job_id,
@@ -89,12 +112,28 @@ class CelebrityJobs:
                 page = self._rekognition.get_celebrity_recognition(**kwargs)
             except ClientError as exc:
                 raise _paging_error(exc) from exc
+            except BotoCoreError as exc:
+                raise RetryableError(f"GetCelebrityRecognition failed: {exc}") from exc
             if page.get("JobStatus") == "IN_PROGRESS":
                 raise RetryableError(f"job {job_id} is still IN_PROGRESS")
             yield page
             token = page.get("NextToken")
             if not token:
                 return
+
+    def job_status(self, job_id: str) -> JobStatus:
+        """Where a job stands, for the sweep's reconciliation (one cheap call, MaxResults=1).
+
+        Raises ResultsExpired when Rekognition no longer knows the job.
+        """
+        try:
+            page = self._rekognition.get_celebrity_recognition(JobId=job_id, MaxResults=1)
+        except ClientError as exc:
+            raise _paging_error(exc) from exc
+        except BotoCoreError as exc:
+            raise RetryableError(f"GetCelebrityRecognition failed: {exc}") from exc
+        message = page.get("StatusMessage")
+        return JobStatus(str(page.get("JobStatus", "")), str(message) if message else None)
 
     def status_message(self, job_id: str) -> str | None:
         """Rekognition's reason for a FAILED job (the SNS message does not carry it)."""

@@ -14,9 +14,21 @@ from botocore.exceptions import ClientError
 
 from cameo_core.background import Background
 from cameo_core.errors import RetryableError
-from cameo_core.keys import APPEARANCE_PREFIX, CELEBRITY_PREFIX, VIDEO_SK, VideoRef, name_key
+from cameo_core.keys import (
+    APPEARANCE_PREFIX,
+    BACKLOG_INDEX,
+    BACKLOG_PK,
+    CELEBRITY_PREFIX,
+    SLOT_PREFIX,
+    VIDEO_SK,
+    VideoRef,
+    name_key,
+    slot_sk,
+)
 
 BATCH_SIZE = 25  # DynamoDB's BatchWriteItem limit
+# Above every character cameo's sort keys use (they are ASCII), as the top of a key range.
+_TOP = "\uffff"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -132,6 +144,43 @@ class BatchWriter:
             self.flush()
 
 
+def _just_below(key: str) -> str:
+    """The greatest ASCII-based key below `key`, so BETWEEN can stand for "<" (a key condition
+    allows one comparison on the sort key)."""
+    return key[:-1] + chr(ord(key[-1]) - 1) + _TOP
+
+
+def _update_expression(
+    fields: Mapping[str, Any], names: dict[str, str], values: dict[str, Any]
+) -> str:
+    """SET for the fields with a value, REMOVE for those set to None; fills names and values."""
+    sets, removes = [], []
+    for i, (name, value) in enumerate(fields.items()):
+        names[f"#u{i}"] = name
+        if value is None:
+            removes.append(f"#u{i}")
+        else:
+            values[f":u{i}"] = to_dynamo(value)
+            sets.append(f"#u{i} = :u{i}")
+    expression = "SET " + ", ".join(sets) if sets else ""
+    if removes:
+        expression += " REMOVE " + ", ".join(removes)
+    return expression.strip()
+
+
+def _equal(expect: Mapping[str, Any], names: dict[str, str], values: dict[str, Any]) -> str:
+    """`a = :a AND ...`; an expected None means the attribute must be absent."""
+    terms = []
+    for i, (name, value) in enumerate(expect.items()):
+        names[f"#e{i}"] = name
+        if value is None:
+            terms.append(f"attribute_not_exists(#e{i})")
+        else:
+            values[f":e{i}"] = to_dynamo(value)
+            terms.append(f"#e{i} = :e{i}")
+    return " AND ".join(terms)
+
+
 def _conditional(call: Callable[..., Any], **kwargs: Any) -> bool:
     """A conditional write: False when its condition did not hold, errors raised as they are."""
     try:
@@ -199,28 +248,161 @@ class ResultsTable:
     def finish_job(self, video: VideoRef, job_id: str, fields: Mapping[str, Any]) -> bool:
         """Set a final status for `job_id`, only if it is still the video's current job.
 
-        Fields set to None are removed (e.g. an earlier failure's reason).
+        Fields set to None are removed (e.g. an earlier failure's reason). A finished video
+        leaves the backlog index.
         """
-        updates = {k: to_dynamo(v) for k, v in fields.items() if v is not None}
-        removals = [k for k, v in fields.items() if v is None]
-        names = {f"#f{i}": k for i, k in enumerate([*updates, *removals])}
-        values = {f":v{i}": v for i, v in enumerate(updates.values())}
-        expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(updates)))
-        if removals:
-            first = len(updates)
-            expression += " REMOVE " + ", ".join(
-                f"#f{i}" for i in range(first, first + len(removals))
-            )
-        names["#job"] = "job_id"
-        values[":job"] = job_id
-        return _conditional(
-            self._client.update_item,
+        done = {**fields, "gsi3pk": None, "gsi3sk": None}
+        return self.update_video(video, done, expect={"job_id": job_id}) is not None
+
+    def update_video(
+        self, video: VideoRef, fields: Mapping[str, Any], *, expect: Mapping[str, Any]
+    ) -> Item | None:
+        """A state transition: set `fields` (None removes) only while every `expect` attribute
+        has its value (None: is absent). The item afterwards, or None if the condition failed."""
+        return self._update({"pk": video.pk, "sk": VIDEO_SK}, fields, expect, require_item=True)
+
+    def _update(
+        self,
+        key: Mapping[str, str],
+        fields: Mapping[str, Any],
+        expect: Mapping[str, Any],
+        *,
+        require_item: bool,
+        extra_condition: str | None = None,
+        extra_values: Mapping[str, Any] | None = None,
+    ) -> Item | None:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = dict(extra_values or {})
+        expression = _update_expression(fields, names, values)
+        terms = ["attribute_exists(pk)"] if require_item else []
+        if expect:
+            terms.append(_equal(expect, names, values))
+        if extra_condition:
+            terms.append(f"({extra_condition})")
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": serialize(key),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ReturnValues": "ALL_NEW",
+        }
+        if terms:
+            kwargs["ConditionExpression"] = " AND ".join(terms)
+        if values:
+            kwargs["ExpressionAttributeValues"] = serialize(values)
+        try:
+            response = self._client.update_item(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return deserialize(response.get("Attributes", {}))
+
+    # -- the backlog (see keys.py: ByBacklog and the slot items) ------------------------------
+
+    def backlog(
+        self, status: str, *, before: str | None = None, limit: int | None = None
+    ) -> Iterator[Item]:
+        """Keys of the videos in `status`, oldest first; `before` (an ISO-8601 time) keeps
+        those that entered it earlier. Eventually consistent, like any GSI read: every
+        transition that follows is conditional, so a stale entry costs one failed write."""
+        high = f"{status}#{before}" if before is not None else f"{status}#{_TOP}"
+        kwargs: dict[str, Any] = {}
+        if limit is not None:
+            kwargs["PaginationConfig"] = {"MaxItems": limit, "PageSize": max(limit, 1)}
+        return self._query(
+            IndexName=BACKLOG_INDEX,
+            KeyConditionExpression="gsi3pk = :pk AND gsi3sk BETWEEN :low AND :high",
+            ExpressionAttributeValues=serialize(
+                {":pk": BACKLOG_PK, ":low": f"{status}#", ":high": high}
+            ),
+            **kwargs,
+        )
+
+    def backlog_count(self, status: str, *, ahead_of: str | None = None) -> int:
+        """How many videos are in `status`; with `ahead_of` (a backlog sort key), only those
+        that sort before it: a video's position in the queue. Counts keys, returns none."""
+        high = _just_below(ahead_of) if ahead_of is not None else f"{status}#{_TOP}"
+        paginator = self._client.get_paginator("query")
+        count = 0
+        for page in paginator.paginate(
             TableName=self.name,
-            Key=serialize({"pk": video.pk, "sk": VIDEO_SK}),
-            UpdateExpression=expression,
-            ConditionExpression="#job = :job",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=serialize(values),
+            IndexName=BACKLOG_INDEX,
+            KeyConditionExpression="gsi3pk = :pk AND gsi3sk BETWEEN :low AND :high",
+            ExpressionAttributeValues=serialize(
+                {":pk": BACKLOG_PK, ":low": f"{status}#", ":high": high}
+            ),
+            Select="COUNT",
+        ):
+            count += int(page.get("Count", 0))
+        return count
+
+    def slots(self) -> list[Item]:
+        """Every slot item (at most MaxConcurrentJobs of them, one small consistent read)."""
+        return list(
+            self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=serialize({":pk": BACKLOG_PK, ":prefix": SLOT_PREFIX}),
+                ConsistentRead=True,
+            )
+        )
+
+    def acquire_slot(
+        self, index: int, *, holder: str, lease_id: str, now: int, lease_until: int
+    ) -> bool:
+        """Take slot `index` if nobody holds it, or if a starter's lease ran out (it crashed
+        between taking the slot and recording its job). Times are epoch seconds."""
+        return (
+            self._update(
+                {"pk": BACKLOG_PK, "sk": slot_sk(index)},
+                {
+                    "holder": holder,
+                    "lease_id": lease_id,
+                    "acquired_at": now,
+                    "lease_until": lease_until,
+                    "job_id": None,
+                },
+                {},
+                require_item=False,
+                extra_condition="attribute_not_exists(holder) OR lease_until < :now",
+                extra_values={":now": now},
+            )
+            is not None
+        )
+
+    def hold_slot_for_job(self, index: int, lease_id: str, job_id: str) -> bool:
+        """The job is running: the slot is held until its completion (no lease any more)."""
+        return (
+            self._update(
+                {"pk": BACKLOG_PK, "sk": slot_sk(index)},
+                {"job_id": job_id, "lease_until": None},
+                {"lease_id": lease_id},
+                require_item=True,
+            )
+            is not None
+        )
+
+    def release_slot(
+        self, index: int, *, lease_id: str | None = None, job_id: str | None = None
+    ) -> bool:
+        """Free slot `index` if it is still held under this lease (or for this job)."""
+        expect = {"lease_id": lease_id} if lease_id is not None else {"job_id": job_id}
+        if None in expect.values():
+            raise ValueError("release_slot needs a lease_id or a job_id")
+        return (
+            self._update(
+                {"pk": BACKLOG_PK, "sk": slot_sk(index)},
+                {
+                    "holder": None,
+                    "lease_id": None,
+                    "lease_until": None,
+                    "job_id": None,
+                    "acquired_at": None,
+                },
+                expect,
+                require_item=True,
+            )
+            is not None
         )
 
     # -- reading ----------------------------------------------------------------------------
@@ -299,7 +481,7 @@ class ResultsTable:
                 "SET #status = :status, erased_at = :at, reason = :reason,"
                 " sequencer_order = :seq, #type = :type, video = :video"
                 " REMOVE job_id, video_metadata, appearance_count, celebrity_count,"
-                " detection_count"
+                " detection_count, gsi3pk, gsi3sk"
             ),
             ConditionExpression=(
                 "attribute_not_exists(sequencer_order) OR sequencer_order <= :seq"
