@@ -10,7 +10,7 @@ from cameo_core.adapters.rekognition import CelebrityJobs
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.adapters.topic import CompletionTopic
 from cameo_core.backlog import Backlog
-from cameo_core.clients import client, start_client
+from cameo_core.clients import client, probe_client, start_client
 from cameo_core.config import StartConfig
 from cameo_core.observability import START_CORRELATION_ID, logger, metrics
 from cameo_core.start import handle_event
@@ -28,4 +28,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         topic=CompletionTopic(client("sns"), CONFIG.sns_topic_arn),
         time_left_s=lambda: context.get_remaining_time_in_millis() / 1000,
     )
-    return handle_event(event, backlog, VideoObjects(client("s3")))
+    return handle_event(event, backlog, VideoObjects(probe_client()))

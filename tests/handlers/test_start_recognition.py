@@ -39,6 +39,7 @@ def start(handler_module, wire, aws, rekognition, monkeypatch):
     module = wire(handler_module("StartRecognitionFunction"))
     # The start function has its own Rekognition client (few retries); route it to the Stubber.
     monkeypatch.setattr(module, "start_client", lambda: rekognition.client)
+    monkeypatch.setattr(module, "probe_client", lambda: boto3.client("s3"))
     return module
 
 

@@ -40,3 +40,17 @@ def client(service: str) -> Any:
 def start_client() -> Any:
     """Rekognition for StartCelebrityRecognition and the sweep's status probes."""
     return boto3.session.Session().client("rekognition", config=START_RETRY_CONFIG)
+
+
+# The duration probe's S3 reads: a hung read must cost seconds, not minutes, so the upload is
+# still recorded at once ("duration unknown" is an answer, not a failure).
+PROBE_RETRY_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 2},
+    connect_timeout=2,
+    read_timeout=3,
+)
+
+
+@cache
+def probe_client() -> Any:
+    return boto3.session.Session().client("s3", config=PROBE_RETRY_CONFIG)
