@@ -56,6 +56,12 @@ STATUS_FIELDS = (
     "size",
     "etag",
     "version_id",
+    "queued_at",
+    "waited_s",
+    "queue_position",
+    "waiting_reason",
+    "duration_minutes",
+    "estimated_cost_usd",
     "submitted_at",
     "completed_at",
     "erased_at",
@@ -387,7 +393,17 @@ def status(
     """The video's processing status: job, reason, times and counts."""
     target = Target(table, profile, region)
     with _expected_errors(target):
-        document = status_view(_video_item(target.results_table(), video))
+        results = target.results_table()
+        item = _video_item(results, video)
+        document = status_view(item)
+        if item.get("status") == "QUEUED" and item.get("gsi3sk"):
+            # How long it has waited, and how many uploads wait ahead of it (a keys-only count
+            # on the backlog index).
+            from datetime import UTC, datetime
+
+            queued = datetime.fromisoformat(str(item["queued_at"]))
+            document["waited_s"] = round((datetime.now(UTC) - queued).total_seconds(), 1)
+            document["queue_position"] = results.backlog_count("QUEUED", ahead_of=item["gsi3sk"])
     if as_json:
         _print_json(document)
         return

@@ -126,3 +126,25 @@ def test_region_and_profile_pick_the_session(cli, seeded, spy) -> None:
     assert unknown.exit_code == 1
     assert "no-such-profile" in unknown.stderr
     assert "Traceback" not in unknown.output
+
+
+def test_status_of_a_queued_video_shows_its_wait_and_place_in_the_queue(cli, seeded) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cameo_core.backlog import Upload, enqueue
+    from cameo_core.config import StartConfig, Tuning
+
+    config = StartConfig(seeded.table_name, "", "", Tuning())
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    for n in range(3):
+        upload = Upload("cameo-videos-local", f"queue/{n}.mp4", 100, "e", sequencer=f"0{n + 1}")
+        enqueue(upload, config, seeded.table, None, now=start + timedelta(seconds=n))
+
+    document = json_out(cli("status", "s3://cameo-videos-local/queue/2.mp4", "--json"))
+
+    assert document["status"] == "QUEUED" and document["queue_position"] == 2
+    assert 290 <= document["waited_s"] <= 400
+    first = json_out(cli("status", "s3://cameo-videos-local/queue/0.mp4", "--json"))
+    assert first["queue_position"] == 0
+    table = cli("status", "s3://cameo-videos-local/queue/2.mp4")
+    assert any(line.split() == ["queue_position", "2"] for line in table.stdout.splitlines())
