@@ -109,6 +109,7 @@ bench: dev ## Benchmarks (figures as ratios against a baseline measured in the s
 	$(BIN)/python benchmarks/cold_start.py
 	$(BIN)/python benchmarks/engine_speed.py
 	$(BIN)/python benchmarks/engine_accuracy.py
+	$(BIN)/python benchmarks/backlog_drain.py
 
 clean: down ## Remove venvs, build output and local state
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules .aws-sam .stack .cache demo-output
