@@ -41,6 +41,8 @@ from cameo_engine.video import SampledFrame
 @dataclass(frozen=True)
 class TrackerConfig:
     detect_width: int = 320  # CenterFace input width; frames are scaled down to it, never up
+    # ... but never by more than this: a 64 px face in 720p would be 16 px at 320 wide.
+    min_detect_scale: float = 0.5
     detect_threshold: float = DETECT_THRESHOLD
     # Re-embedding intervals (seconds) by how clear the last answer was.
     reverify_s: float = 2.0
@@ -201,7 +203,8 @@ class FrameAnalyzer:
     def process(self, sample: SampledFrame) -> list[FaceRecord]:
         cfg = self.config
         t = sample.timestamp_ms / 1000.0
-        small, scale = sample.small_rgb(cfg.detect_width)
+        width = max(cfg.detect_width, round(sample.width * cfg.min_detect_scale))
+        small, scale = sample.small_rgb(width)
         dets = self.models.detect(small, scale=scale, threshold=cfg.detect_threshold)
         gray = sample.gray()
         live = [
