@@ -70,6 +70,10 @@ class _Frame:
     timestamp_ms: int
     image: np.ndarray
 
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
     def gray(self) -> np.ndarray:
         return self.image
 
