@@ -103,7 +103,9 @@ def test_a_photo_without_a_face_is_refused_clearly(gallery_copy, tmp_path) -> No
     assert not (gallery_copy / "Someone").exists()
 
 
-def test_a_photo_with_several_faces_is_refused_clearly(gallery_copy, photo_dir, tmp_path) -> None:
+def test_a_photo_with_two_equally_dominant_faces_is_refused_clearly(
+    gallery_copy, photo_dir, tmp_path
+) -> None:
     group = Image.new("RGB", (1000, 500), (128, 128, 128))
     for i, key in enumerate(["obama", "biden"]):
         sprite = synth.Sprite.from_photo(key, photo_dir.parent)
@@ -112,7 +114,7 @@ def test_a_photo_with_several_faces_is_refused_clearly(gallery_copy, photo_dir, 
     path = tmp_path / "group.jpg"
     group.save(path)
     gallery = Gallery.load(gallery_copy)
-    with pytest.raises(GalleryError, match=r"group\.jpg: 2 faces found; use a photo showing only"):
+    with pytest.raises(GalleryError, match=r"group\.jpg: 2 faces found and none clearly dominant"):
         gallery.add(synth.BIDEN, [path])
     assert not (gallery_copy / synth.BIDEN).exists()
 
@@ -154,3 +156,52 @@ def test_a_bad_photo_already_in_the_folder_is_a_warning_not_a_crash(gallery_copy
     gallery = Gallery.load(gallery_copy)
     assert gallery.photo_count(gallery.people[0]) == 2
     assert any("notes.jpg: not a readable JPEG or PNG" in w for w in gallery.warnings)
+
+
+def _with_poster(photo_dir: Path, tmp_path: Path, poster_px: int) -> Path:
+    """Biden's photo with a framed poster of Collins on the wall behind him (a second face)."""
+    photo = Image.open(photo_dir / "biden.jpg").convert("RGB")
+    poster = Image.open(photo_dir / "astronaut.png").convert("RGB")
+    left, top, right, bottom = synth.PHOTOS["collins"].face
+    side = right - left
+    face = poster.crop((left - side, top - side, right + side, bottom + side))
+    face = face.resize((poster_px * 3, poster_px * 3))
+    framed = Image.new("RGB", (face.width + 16, face.height + 16), (30, 25, 20))
+    framed.paste(face, (8, 8))
+    photo.paste(framed, (40, 60))
+    path = tmp_path / "biden-with-poster.jpg"
+    photo.save(path, quality=92)
+    return path
+
+
+def test_a_photo_with_a_poster_behind_the_person_enrolls_the_dominant_face(
+    gallery_copy, photo_dir, tmp_path
+) -> None:
+    # Given Biden's photo with a smaller face (a poster of Collins) on the wall behind him
+    path = _with_poster(photo_dir, tmp_path, poster_px=110)
+    gallery = Gallery.load(gallery_copy)
+    # When it is enrolled
+    person = gallery.add(synth.BIDEN, [path])
+    # Then Biden's face is used, the poster is reported as ignored, and a thumbnail is written
+    [photo] = gallery.photos(person)
+    assert photo.face is not None
+    assert photo.face.width > 250 and len(photo.face.ignored) == 1
+    assert photo.face.ignored[0] < photo.face.width / 1.25
+    assert photo.face.confidence > 50 and 0 < photo.face.sharpness <= 100
+    assert photo.thumbnail is not None and Image.open(photo.thumbnail).size == (150, 150)
+    match = gallery.match(_embedding(photo_dir / "biden.jpg"))
+    assert match is not None and match[0].name == synth.BIDEN
+    # And Collins, whose poster was in the photo, is not taken for Biden
+    collins = gallery.match(_embedding(photo_dir / "astronaut.png"))
+    assert collins is not None and collins[0].name == synth.COLLINS
+    # And a reload reads the same from the cache
+    again = Gallery.load(gallery_copy)
+    assert again.photos(again.get(person.id))[0].face == photo.face
+
+
+def test_removing_a_person_removes_their_thumbnails(gallery_copy) -> None:
+    gallery = Gallery.load(gallery_copy)
+    thumbs = gallery_copy / ".cameo-cache" / "thumbs"
+    assert len(list(thumbs.glob("*.jpg"))) == 3
+    gallery.remove(synth.COLLINS)
+    assert len(list(thumbs.glob("*.jpg"))) == 2

@@ -94,21 +94,26 @@ def test_detections_have_the_rekognition_shape(analyses, gallery) -> None:
         face = celeb["Face"]
         assert set(face) == {"BoundingBox", "Confidence", "Landmarks", "Pose", "Quality"}
         box = face["BoundingBox"]
-        assert 0.1 < box["Width"] < 0.35 and 0.2 < box["Height"] < 0.6  # ~100-130 px faces
+        assert box["Width"] < 0.35 and 0.2 < box["Height"] < 0.6  # ~100-130 px faces
+        # A face cut by the frame edge has a narrower box, and its eye points may lie beyond it
+        inside = 0.01 < box["Left"] < 0.99 - box["Width"]
+        assert box["Width"] > 0.1 or not inside
         # ratios of the frame; a face entering at the edge may stick out of it
         assert -box["Width"] < box["Left"] < 1 and 0 <= box["Top"] <= 1 - box["Height"]
         marks = {m["Type"]: (m["X"], m["Y"]) for m in face["Landmarks"]}
         assert {"eyeLeft", "eyeRight", "nose"} <= set(marks)
         assert marks["eyeLeft"][0] < marks["nose"][0] < marks["eyeRight"][0]
         assert marks["nose"][1] > marks["eyeLeft"][1]
-        assert (
+        assert not inside or (
             box["Left"] < marks["eyeLeft"][0] and marks["eyeRight"][0] < box["Left"] + box["Width"]
         )
+        assert marks["mouthLeft"][0] < marks["mouthRight"][0]
+        assert marks["mouthLeft"][1] > marks["nose"][1]
         assert set(face["Pose"]) == {"Roll", "Yaw", "Pitch"}
         assert abs(face["Pose"]["Roll"]) < 15  # upright photos
         assert set(face["Quality"]) == {"Brightness", "Sharpness"}
         assert all(0 <= v <= 100 for v in face["Quality"].values())
-        assert face["Confidence"] > 88
+        assert face["Confidence"] > 50  # the detector threshold
     first = next(
         d["Celebrity"] for d in analysis.detections if d["Celebrity"]["Name"] == synth.OBAMA
     )
@@ -237,10 +242,11 @@ def test_match_confidence_falls_with_distance_and_is_90_at_the_default_threshold
     assert celebrity_confidence(0.4) > 99
 
 
-def test_face_confidence_rises_with_the_detector_margin() -> None:
-    assert face_confidence(0.0) == pytest.approx(88.08, abs=0.01)
-    assert face_confidence(-0.5) == pytest.approx(50)
-    assert face_confidence(1.0) > 99.7
+def test_face_confidence_is_the_detector_score_in_percent() -> None:
+    # CenterFace's score is a sigmoid output, already a 0-1 confidence
+    assert face_confidence(0.5) == 50.0
+    assert face_confidence(0.987654) == 98.765
+    assert face_confidence(1.2) == 100.0 and face_confidence(-0.1) == 0.0
 
 
 def test_a_phone_video_stored_sideways_is_analysed_upright(photo_dir, gallery, tmp_path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -39,6 +40,14 @@ GalleryDir = Annotated[
 ]
 
 
+def default_processes() -> int:
+    """One recognition process per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class Gender(StrEnum):
     Male = "Male"
     Female = "Female"
@@ -60,7 +69,10 @@ def serve(
         typer.Option(envvar="AWS_ENDPOINT_URL_SNS", help="SNS endpoint completions go to."),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Jobs processed at once.")] = 1,
-    processes: Annotated[int, typer.Option(min=1, help="Recognition processes per job.")] = 1,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Recognition processes per job (default: the number of CPUs)."),
+    ] = None,
     max_concurrent_jobs: Annotated[
         int, typer.Option(min=1, help="IN_PROGRESS jobs before LimitExceededException.")
     ] = 20,
@@ -96,7 +108,7 @@ def serve(
         s3_endpoint=s3_endpoint,
         sns_endpoint=sns_endpoint,
         workers=workers,
-        processes=processes,
+        processes=processes or default_processes(),
         max_concurrent_jobs=max_concurrent_jobs,
         sample_fps=sample_fps,
         max_video_bytes=max_video_bytes,
@@ -141,6 +153,16 @@ def _person_line(person: Any) -> str:
     return "\t".join([person.id, person.name, str(gender or "-"), urls or "-"])
 
 
+def _photo_lines(gallery: Any, person: Any) -> list[str]:
+    """One line per enrolled photo: which face was used, its size and quality, the thumbnail."""
+    lines = []
+    for photo in gallery.photos(person):
+        face = photo.face.describe() if photo.face else "enrolled before faces were recorded"
+        thumb = f"; thumbnail {photo.thumbnail}" if photo.thumbnail else ""
+        lines.append(f"  {photo.path.name}: {face}{thumb}")
+    return lines
+
+
 @gallery_app.command("add")
 def gallery_add(
     name: Annotated[str, typer.Argument(help="The person's display name.")],
@@ -154,7 +176,12 @@ def gallery_add(
     ] = None,
     gender: Annotated[Gender | None, typer.Option(help="KnownGender.Type.")] = None,
 ) -> None:
-    """Enroll a person (or add photos to one). Each photo must show exactly one face."""
+    """Enroll a person (or add photos to one): the dominant face of each photo.
+
+    Prints, for every photo, which face was enrolled (size, quality, faces ignored) and where
+    the thumbnail of the enrolled crop is. A photo with no face, or two equally large ones,
+    is refused.
+    """
     from cameo_engine.gallery import GalleryError
 
     people = _load_gallery(gallery)
@@ -170,17 +197,24 @@ def gallery_add(
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"enrolled {person.name} (Id {person.id}) from {len(photos)} photo(s)")
+    for line in _photo_lines(people, person):
+        typer.echo(line)
 
 
 @gallery_app.command("list")
 def gallery_list(gallery: GalleryDir) -> None:
-    """List enrolled people: Id, name, gender, URLs."""
-    people = list(_load_gallery(gallery).people)
+    """List enrolled people (Id, name, gender, URLs), each with their enrolled photos."""
+    loaded = _load_gallery(gallery)
+    people = list(loaded.people)
     if not people:
         typer.echo(f"no people enrolled in {gallery}")
         return
     for person in sorted(people, key=lambda p: p.name.casefold()):
         typer.echo(_person_line(person))
+        for line in _photo_lines(loaded, person):
+            typer.echo(line)
+    for warning in loaded.warnings:
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
 
 
 @gallery_app.command("remove")

@@ -3,10 +3,14 @@
 Layout: DIR/<Person Name>/*.jpg|*.jpeg|*.png, plus an optional DIR/<Person Name>/person.json
 holding {"Id", "Urls", "KnownGender"}. The folder name is the person's name.
 
-Each photo must show exactly one face. It is enrolled as a jittered embedding (the mean of
-several randomly perturbed crops, dlib's `num_jitters`), which is steadier than a single crop.
-Embeddings are cached in DIR/.cameo-cache/embeddings.json keyed by the photo's SHA-256 and the
-model, so a reload only embeds new or changed photos.
+Each photo enrolls its *dominant* face, like Rekognition's IndexFaces with MaxFaces=1: the
+face with the largest dominance (box width x detector score) when it leads the next one by
+DOMINANCE_MARGIN; a badge, a poster or a person in the background is then ignored. A photo with
+no face, or with two faces of about equal dominance, is refused. The face is enrolled as a
+jittered embedding (the mean of several randomly perturbed crops, dlib's `num_jitters`), which is
+steadier than a single crop. Embeddings, what was enrolled (face size and quality, faces
+ignored) and a thumbnail of the enrolled crop are cached in DIR/.cameo-cache/ keyed by the
+photo's SHA-256 and the model, so a reload only embeds new or changed photos.
 """
 
 from __future__ import annotations
@@ -36,7 +40,10 @@ KNOWN_GENDERS = ("Male", "Female", "Nonbinary", "Unlisted")
 PERSON_FILE = "person.json"
 CACHE_DIR = ".cameo-cache"
 CACHE_FILE = "embeddings.json"
+THUMB_DIR = "thumbs"
 ENROLL_JITTERS = 10
+#: The enrolled face must be this many times as dominant (width x score) as the next one.
+DOMINANCE_MARGIN = 1.25
 #: dlib's published operating point for this model (99.38% on LFW at 0.6).
 DEFAULT_THRESHOLD = 0.6
 # Enrolment photos are downscaled to this longest side before detection: big phone photos
@@ -95,18 +102,90 @@ def _validate_gender(known_gender: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class EnrolledFace:
+    """Which face of a photo was enrolled, and how good it is (shown by `gallery add/list`)."""
+
+    box: tuple[int, int, int, int]  # left, top, right, bottom in the photo's own pixels
+    confidence: float  # detector, 0-100
+    sharpness: float  # 0-100, as Face.Quality.Sharpness
+    brightness: float  # 0-100, as Face.Quality.Brightness
+    ignored: tuple[int, ...] = ()  # widths (px) of the other faces found, not enrolled
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "box": list(self.box),
+            "confidence": self.confidence,
+            "sharpness": self.sharpness,
+            "brightness": self.brightness,
+            "ignored": list(self.ignored),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> EnrolledFace | None:
+        try:
+            return cls(
+                tuple(int(v) for v in raw["box"]),  # type: ignore[arg-type]
+                float(raw["confidence"]),
+                float(raw["sharpness"]),
+                float(raw["brightness"]),
+                tuple(int(v) for v in raw.get("ignored", [])),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def describe(self) -> str:
+        text = (
+            f"face {self.width} px at ({self.box[0]}, {self.box[1]}), "
+            f"confidence {self.confidence:.1f}, sharpness {self.sharpness:.0f}, "
+            f"brightness {self.brightness:.0f}"
+        )
+        if self.ignored:
+            sizes = ", ".join(f"{w} px" for w in self.ignored)
+            text += f"; ignored {len(self.ignored)} smaller face(s): {sizes}"
+        return text
+
+
+@dataclass(frozen=True)
 class _Enrolled:
     """Outcome of enrolling one photo: an embedding or the reason it was refused."""
 
     embedding: npt.NDArray[np.float64] | None
     error: str | None
+    face: EnrolledFace | None = None
+    thumbnail: bytes | None = None  # JPEG of the aligned crop that was embedded
+
+
+@dataclass(frozen=True)
+class EnrolledPhoto:
+    """One enrolled photo of a person, for listings."""
+
+    path: Path
+    face: EnrolledFace | None  # None for photos enrolled before this was recorded
+    thumbnail: Path | None
+
+
+def _dominant(faces: list[Any]) -> tuple[Any | None, list[Any]]:
+    """The face to enroll and the ones ignored; (None, faces) when none clearly dominates."""
+    ranked = sorted(faces, key=lambda f: -f.width * f.score)
+    if len(ranked) > 1 and ranked[0].width * ranked[0].score < DOMINANCE_MARGIN * (
+        ranked[1].width * ranked[1].score
+    ):
+        return None, ranked
+    return ranked[0], ranked[1:]
 
 
 def embed_photo(data: bytes, label: str) -> _Enrolled:
-    """Detect exactly one face in a photo and return its jittered embedding."""
+    """Find the dominant face in a photo and return its jittered embedding."""
+    import dlib
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     from cameo_engine.models import local_models
+    from cameo_engine.recognition import detect_image, face_confidence
+    from cameo_engine.tracking import measure_face
 
     try:
         with Image.open(io.BytesIO(data)) as img:
@@ -119,18 +198,39 @@ def embed_photo(data: bytes, label: str) -> _Enrolled:
         image = image.resize((round(image.width * scale), round(image.height * scale)))
     rgb = np.asarray(image)
     models = local_models()
-    faces = models.detect(rgb, 0)
-    if not faces:  # small faces only: look again at twice the resolution
-        faces = models.detect(rgb, 1)
+    faces = detect_image(models, rgb)
     if not faces:
         return _Enrolled(None, f"{label}: no face found; use a photo with one clear, frontal face")
-    if len(faces) > 1:
+    face, ignored = _dominant(faces)
+    if face is None:
         return _Enrolled(
             None,
-            f"{label}: {len(faces)} faces found; use a photo showing only this person",
+            f"{label}: {len(faces)} faces found and none clearly dominant (the largest is less "
+            f"than {DOMINANCE_MARGIN:g}x the next); use a photo where this person's face is "
+            "the largest, or showing only this person",
         )
-    shape = models.landmarks(rgb, faces[0])
-    return _Enrolled(models.embed(rgb, shape, jitters=ENROLL_JITTERS), None)
+    shape = models.landmarks(rgb, face)
+    gray = np.asarray(image.convert("L"))
+    measured = measure_face(gray, face, shape, 0, -1, float("inf"), embedded=True)
+    back = 1.0 / scale  # report the box in the photo's own pixels
+    enrolled = EnrolledFace(
+        box=(
+            round(face.left * back),
+            round(face.top * back),
+            round(face.right * back),
+            round(face.bottom * back),
+        ),
+        confidence=face_confidence(face.score),
+        sharpness=round(measured.sharpness, 1),
+        brightness=round(measured.brightness, 1),
+        ignored=tuple(round(f.width * back) for f in ignored),
+    )
+    chip = Image.fromarray(np.asarray(dlib.get_face_chip(rgb, shape, 150, 0.25)))
+    out = io.BytesIO()
+    chip.save(out, "JPEG", quality=90)
+    return _Enrolled(
+        models.embed(rgb, shape, jitters=ENROLL_JITTERS), None, enrolled, out.getvalue()
+    )
 
 
 class Gallery:
@@ -147,6 +247,7 @@ class Gallery:
         self._lock = threading.RLock()
         self._by_id: dict[str, Person] = {}
         self._photos: dict[str, int] = {}
+        self._photo_info: dict[str, list[EnrolledPhoto]] = {}
         self._matrix: npt.NDArray[np.float64] = np.zeros((0, 128))
         self._owners: list[Person] = []
         self._seen: set[str] = set()
@@ -169,6 +270,7 @@ class Gallery:
             owners: list[Person] = []
             warnings: list[str] = []
             photos: dict[str, int] = {}
+            photo_info: dict[str, list[EnrolledPhoto]] = {}
             self.stats = {"cached": 0, "computed": 0}
             self._seen = set()
             for folder in sorted(self.root.iterdir(), key=lambda p: p.name.casefold()):
@@ -184,14 +286,19 @@ class Gallery:
                     continue
                 people.append(person)
                 photos[person.id] = 0
+                photo_info[person.id] = []
                 for photo in self._photo_files(folder):
-                    enrolled = self._enroll_cached(photo, cache)
+                    enrolled, key = self._enroll_cached(photo, cache)
                     if enrolled.embedding is None:
                         warnings.append(enrolled.error or f"{photo}: not enrolled")
                         continue
                     rows.append(enrolled.embedding)
                     owners.append(person)
                     photos[person.id] += 1
+                    thumb = self._thumb_path(key)
+                    photo_info[person.id].append(
+                        EnrolledPhoto(photo, enrolled.face, thumb if thumb.is_file() else None)
+                    )
             for person in people:
                 if photos[person.id] == 0:
                     warnings.append(f"{person.name}: no usable photo, so never recognised")
@@ -200,9 +307,11 @@ class Gallery:
             kept = {k: v for k, v in cache.items() if k in self._seen}
             if kept != self._read_cache() or not self._cache_path().is_file():
                 self._write_cache(kept)
+            self._drop_thumbnails(keep=set(kept))
             self.people = people
             self._by_id = {p.id: p for p in people}
             self._photos = photos
+            self._photo_info = photo_info
             self._matrix = np.array(rows) if rows else np.zeros((0, 128))
             self._owners = owners
             self.warnings = warnings
@@ -264,7 +373,37 @@ class Gallery:
             json.dump(body, f)
         os.replace(tmp, path)
 
-    def _enroll_cached(self, photo: Path, cache: dict[str, Any]) -> _Enrolled:
+    def _thumb_path(self, key: str) -> Path:
+        return self.root / CACHE_DIR / THUMB_DIR / f"{key}.jpg"
+
+    def _drop_thumbnails(self, keep: set[str]) -> None:
+        """Thumbnails are face data: they go with the photo they were made from."""
+        folder = self.root / CACHE_DIR / THUMB_DIR
+        if folder.is_dir():
+            for thumb in folder.glob("*.jpg"):
+                if thumb.stem not in keep:
+                    thumb.unlink(missing_ok=True)
+
+    def _remember(self, key: str, enrolled: _Enrolled, cache: dict[str, Any]) -> None:
+        """Put an enrolment outcome in the cache (and its thumbnail next to it)."""
+        if enrolled.embedding is None:  # remember refusals too, without the file name
+            cache[key] = {"error": (enrolled.error or "").split(": ", 1)[-1]}
+            return
+        entry: dict[str, Any] = {
+            "embedding": base64.b64encode(enrolled.embedding.astype("<f8").tobytes()).decode()
+        }
+        if enrolled.face is not None:
+            entry["face"] = enrolled.face.to_json()
+        cache[key] = entry
+        if enrolled.thumbnail is not None:
+            thumb = self._thumb_path(key)
+            thumb.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=thumb.parent, prefix=".thumb-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(enrolled.thumbnail)
+            os.replace(tmp, thumb)
+
+    def _enroll_cached(self, photo: Path, cache: dict[str, Any]) -> tuple[_Enrolled, str]:
         data = photo.read_bytes()
         key = hashlib.sha256(data).hexdigest()
         self._seen.add(key)
@@ -274,17 +413,13 @@ class Gallery:
             self.stats["cached"] += 1
             if hit.get("embedding"):
                 raw = base64.b64decode(hit["embedding"])
-                return _Enrolled(np.frombuffer(raw, dtype="<f8").copy(), None)
-            return _Enrolled(None, f"{label}: {hit.get('error', 'not enrolled')}")
+                face = EnrolledFace.from_json(hit.get("face"))
+                return _Enrolled(np.frombuffer(raw, dtype="<f8").copy(), None, face), key
+            return _Enrolled(None, f"{label}: {hit.get('error', 'not enrolled')}"), key
         enrolled = embed_photo(data, label)
         self.stats["computed"] += 1
-        if enrolled.embedding is not None:
-            cache[key] = {
-                "embedding": base64.b64encode(enrolled.embedding.astype("<f8").tobytes()).decode()
-            }
-        else:  # remember refusals too, without the file name (the same bytes may move)
-            cache[key] = {"error": (enrolled.error or "").split(": ", 1)[-1]}
-        return enrolled
+        self._remember(key, enrolled, cache)
+        return enrolled, key
 
     # ------------------------------------------------------------------ queries
 
@@ -300,6 +435,11 @@ class Gallery:
 
     def photo_count(self, person: Person) -> int:
         return self._photos.get(person.id, 0)
+
+    def photos(self, person: Person) -> list[EnrolledPhoto]:
+        """The person's enrolled photos: which face each one enrolled, and its thumbnail."""
+        with self._lock:
+            return list(self._photo_info.get(person.id, []))
 
     def index(self) -> tuple[npt.NDArray[np.float64], list[Person]]:
         """The enrolled embeddings (rows) and the person each row belongs to."""
@@ -351,6 +491,7 @@ class Gallery:
                 if owner is not None and owner.name != name:
                     raise GalleryError(f"Id {person_id} already belongs to {owner.name}")
             cache = self._read_cache()
+            accepted: list[tuple[str, _Enrolled]] = []
             for photo in photos:
                 photo = Path(photo)
                 if photo.suffix.lower() not in PHOTO_SUFFIXES:
@@ -366,11 +507,9 @@ class Gallery:
                     enrolled = embed_photo(data, photo.name)
                     if enrolled.embedding is None:
                         raise GalleryError(enrolled.error or f"{photo.name}: not enrolled")
-                    cache[key] = {
-                        "embedding": base64.b64encode(
-                            enrolled.embedding.astype("<f8").tobytes()
-                        ).decode()
-                    }
+                    accepted.append((key, enrolled))
+            for key, enrolled in accepted:  # every photo passed: now write
+                self._remember(key, enrolled, cache)
             self._write_cache(cache)
             folder = self.root / name
             folder.mkdir(parents=True, exist_ok=True)

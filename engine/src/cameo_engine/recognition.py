@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cameo_engine.gallery import Gallery, Person
-from cameo_engine.models import FaceModels, local_models
+from cameo_engine.models import Detection, FaceModels, local_models
 from cameo_engine.tracking import (
     ChunkStats,
     FaceRecord,
@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 # Calibration constants (engine/README.md explains where they come from).
 MATCH_MIDPOINT = 0.72  # embedding distance at which a match is a coin toss
 MATCH_SCALE = 0.055  # logistic width: distance 0.6 -> 90, 0.5 -> 98.2, 0.4 -> 99.7
-FACE_MIDPOINT = -0.5  # HOG margin at which "is a face" is a coin toss
-FACE_SCALE = 0.25  # margin 0 (the detector's own threshold) -> 88.1, 0.5 -> 98.2, 1 -> 99.8
 # Anthropometric ratios to the distance between the eye centres, for the 5-point pose estimate.
 NOSE_DEPTH = 0.5
 NOSE_DROP = 0.76  # frontal eye-line-to-nose-base drop, measured on the frontal test photos
@@ -81,8 +79,8 @@ def celebrity_confidence(distance: float) -> float:
 
 
 def face_confidence(score: float) -> float:
-    """Face.Confidence (0-100) for a HOG detection margin."""
-    return round(100.0 * _logistic((score - FACE_MIDPOINT) / FACE_SCALE), 3)
+    """Face.Confidence (0-100) for a CenterFace score (its heatmap peak, a sigmoid output)."""
+    return round(100.0 * min(1.0, max(0.0, score)), 3)
 
 
 @dataclass
@@ -114,6 +112,8 @@ def _face_dict(rec: FaceRecord) -> dict[str, Any]:
         ("rightEyeLeft", p[1]),
         ("rightEyeRight", p[0]),
     ]
+    if rec.mouth is not None:  # CenterFace's mouth corners
+        marks += [("mouthLeft", rec.mouth[0]), ("mouthRight", rec.mouth[1])]
     return {
         "BoundingBox": {
             "Width": round((right - left) / width, 6),
@@ -337,6 +337,7 @@ def analyze_video(
         "embeddings": sum(s.embeddings for _, s in results),
         "chunks": len(jobs),
         "unknown_faces": sum(1 for r in records if r.person < 0),
+        "kept": sum(s.kept for _, s in results),  # named by the track rule (tracking.py)
     }
     sampled = sorted(ms for _, s in results for ms in s.sampled_ms)
     return VideoAnalysis(info.metadata(), detections, sampled, stats)
@@ -371,7 +372,22 @@ class _Progress:
 # ------------------------------------------------------------------ images
 
 _IMAGE_MAX_SIDE = 1920
+IMAGE_DETECT_SIDE = 960
 MAX_IMAGE_FACES = 64
+
+
+def detect_image(models: FaceModels, rgb: npt.NDArray[np.uint8]) -> list[Detection]:
+    """Faces in a still image, detected at up to IMAGE_DETECT_SIDE px on the longest side."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, IMAGE_DETECT_SIDE / max(h, w))
+    if scale < 1.0:
+        small = np.asarray(
+            Image.fromarray(rgb).resize((round(w * scale), round(h * scale)), Image.Resampling.BOX)
+        )
+        return models.detect(small, scale=scale)
+    return models.detect(rgb)
 
 
 def recognize_image(data: bytes, gallery: Gallery) -> dict[str, Any]:
@@ -392,9 +408,8 @@ def recognize_image(data: bytes, gallery: Gallery) -> dict[str, Any]:
     rgb = np.asarray(image)
     gray = np.asarray(image.convert("L"))
     models = local_models()
-    # One still image: afford upsampling unless the image is already large.
-    upsample = 1 if image.width * image.height <= 1_300_000 else 0
-    dets = sorted(models.detect(gray, upsample), key=lambda d: -d.width * d.height)
+    # One still image: the detector sees it at up to IMAGE_DETECT_SIDE, faces from about 10 px.
+    dets = sorted(detect_image(models, rgb), key=lambda d: -d.width * d.height)
     celebrities: list[dict[str, Any]] = []
     unrecognized: list[dict[str, Any]] = []
     for det in dets[:MAX_IMAGE_FACES]:

@@ -1,20 +1,28 @@
-"""Per-sample face analysis with tracking, so that a face is not re-embedded every sample.
+"""Per-chunk face analysis: detect every sample, embed only when needed, keep names on tracks.
 
-Every sampled frame is searched for faces: each reported box, landmark set, pose and quality is
-measured in that frame, never predicted. What tracking saves is the ResNet embedding (about
-60 ms per face, the dominant cost): a detection that overlaps a face found in the previous
-sample, and whose aligned appearance still correlates with the crop that was last embedded,
-keeps that face's identity. A face is embedded again when:
-  * it is new (no overlapping face in the previous sample);
-  * its appearance changed (a cut to another person at the same place, a turn of the head);
+Every sampled frame is searched for faces (CenterFace on a frame scaled down to
+`detect_width`), so a face is never lost because of where it was a moment ago. What is saved is
+the embedding (about 65 ms per face, the dominant cost): a detection that overlaps a face from
+the previous sample, and whose aligned appearance still correlates with the crop that was last
+embedded, keeps that face's identity. A face is embedded again when:
+  * it is new (no overlapping face in the previous sample), or the track broke (see below);
+  * its appearance changed (a cut to another person at the same place, a turn of the head,
+    a flash, blur);
   * it grew much larger than when it was embedded (small faces give weaker embeddings);
-  * `reverify_s` seconds passed since its last embedding (a periodic safety net), or
-    `reverify_clear_s` when the last answer was clear-cut (a close match, or nobody near).
+  * time passed since its last embedding: `reverify_clear_s` after a clear-cut answer,
+    `reverify_s` after a plain match, `unsure_reverify_s` after an unsure one (a kept name, or
+    an unknown face near someone).
 
-Small or hard faces: HOG without upsampling finds faces from about 60-80 px. Upsampling the
-whole frame costs 4x, so it is done only where it is needed: around a tracked face that the
-plain pass missed in this sample (small, noisy or soft), and over the whole frame once every
-`small_scan_s` seconds to discover new small faces.
+Keeping the name through a track (the rule engine/README.md documents):
+  A face is *anchored* to a person when one of its embeddings was at most `anchor_distance`
+  from that person. While the track stays continuous, a later embedding that is past the
+  matching threshold but at most `keep_distance` from the *anchor* person keeps the name, for
+  up to `keep_s` seconds after the last embedding that matched under the threshold. Continuous
+  means: linked sample to sample by overlap (IoU >= `match_iou`), no gap of more than
+  `max_gap_samples` samples, size changing by less than `jump_ratio` per sample, and the aligned
+  crop still correlating with the previous sample's (>= `cut_ncc`); a break ends the anchor.
+  A distance beyond `keep_distance` ends the anchor at once. A track that was never anchored
+  stays unknown whatever its distances.
 """
 
 from __future__ import annotations
@@ -26,23 +34,33 @@ import dlib
 import numpy as np
 import numpy.typing as npt
 
-from cameo_engine.models import Detection, FaceModels, Gray, shape_points
+from cameo_engine.models import DETECT_THRESHOLD, Detection, FaceModels, Gray, Point, shape_points
 from cameo_engine.video import SampledFrame
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    reverify_s: float = 4.0
-    # Clear-cut identities (a close match, or nobody near) are re-verified less often.
-    reverify_clear_s: float = 8.0
+    detect_width: int = 320  # CenterFace input width; frames are scaled down to it, never up
+    # ... but never by more than this: a 64 px face in 720p would be 16 px at 320 wide.
+    min_detect_scale: float = 0.5
+    detect_threshold: float = DETECT_THRESHOLD
+    # Re-embedding intervals (seconds) by how clear the last answer was.
+    reverify_s: float = 2.0
+    reverify_clear_s: float = 4.0
+    unsure_reverify_s: float = 0.4
     clear_match_distance: float = 0.45
     clear_unknown_distance: float = 0.75
-    small_scan_s: float = 2.0  # 0 disables the periodic upsampled full-frame scan
-    small_face_px: float = 90.0  # lost faces narrower than this get a wider search area
-    min_appearance_ncc: float = 0.8
+    min_appearance_ncc: float = 0.8  # below: embed again
     regrow_ratio: float = 1.5
     match_iou: float = 0.3
-    max_gap_samples: int = 2  # a face missed for this many samples is forgotten
+    max_gap_samples: int = 2  # a face missed for more samples than this is forgotten
+    # Track continuity (name keeping ends on a break).
+    cut_ncc: float = 0.5
+    jump_ratio: float = 1.4
+    # Name keeping. keep_distance <= the gallery threshold turns it off.
+    anchor_distance: float = 0.55
+    keep_distance: float = 0.7
+    keep_s: float = 3.0
 
 
 @dataclass
@@ -53,23 +71,29 @@ class FaceRecord:
     frame_size: tuple[int, int]  # width, height of the upright frame the box refers to
     box: tuple[float, float, float, float]
     score: float
-    points: list[tuple[float, float]]
+    points: list[tuple[float, float]]  # dlib's 5 points
+    mouth: tuple[Point, Point] | None  # CenterFace's mouth corners (viewer's left, right)
     person: int
     distance: float
     brightness: float
     sharpness: float
     embedded: bool  # this sample computed a fresh embedding (for statistics)
+    kept: bool = False  # named by the track rule, not by this sample's own distance
 
 
 @dataclass
 class _Track:
     det: Detection
+    chip: npt.NDArray[np.float32]  # appearance at the last embedding
+    last_chip: npt.NDArray[np.float32]  # appearance in the last sample
     person: int
     distance: float
-    chip: npt.NDArray[np.float32]
     embedded_at: float  # seconds
     embedded_width: float
     last_sample: int
+    kept: bool = False
+    anchor: int = -1  # person this track is anchored to, -1 if none
+    matched_at: float = -math.inf  # last embedding under the threshold for the anchor
 
 
 @dataclass
@@ -77,15 +101,8 @@ class ChunkStats:
     samples: int = 0
     faces: int = 0
     embeddings: int = 0
+    kept: int = 0  # faces named by the track rule
     sampled_ms: list[int] = field(default_factory=list)
-
-
-def _nms(dets: list[Detection], iou: float = 0.4) -> list[Detection]:
-    kept: list[Detection] = []
-    for d in sorted(dets, key=lambda d: -d.score):
-        if all(d.iou(k) < iou for k in kept):
-            kept.append(d)
-    return kept
 
 
 def _appearance(gray: Gray, shape: dlib.full_object_detection) -> npt.NDArray[np.float32]:
@@ -96,11 +113,37 @@ def _appearance(gray: Gray, shape: dlib.full_object_detection) -> npt.NDArray[np
     return chip / norm if norm > 1e-6 else chip
 
 
+def _ncc(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
+    return float(np.dot(a.ravel(), b.ravel()))
+
+
 def _sharpness(chip_gray: npt.NDArray[np.uint8]) -> float:
     """0-100 from the variance of the Laplacian of a 64 px aligned crop."""
     c = chip_gray.astype(np.float32)
     lap = 4 * c[1:-1, 1:-1] - c[:-2, 1:-1] - c[2:, 1:-1] - c[1:-1, :-2] - c[1:-1, 2:]
     return float(100.0 * (1.0 - math.exp(-float(lap.var()) / 300.0)))
+
+
+@dataclass(frozen=True)
+class Match:
+    """One embedding against the gallery."""
+
+    person: int  # nearest person under the threshold, or -1
+    distance: float  # to the nearest enrolled photo
+    by_person: dict[int, float]  # nearest distance to each person
+
+
+def keep_name(track: _Track, match: Match, t: float, threshold: float, cfg: TrackerConfig) -> bool:
+    """The name-keeping rule for a continuous track (see the module docstring)."""
+    if track.anchor < 0 or match.person >= 0:
+        return False
+    if t - track.matched_at > cfg.keep_s + 1e-6:
+        return False
+    distance = match.by_person.get(track.anchor, math.inf)
+    if not threshold <= distance <= cfg.keep_distance:
+        return False
+    # Nobody else may be as near: the name kept must still be the face's best candidate.
+    return all(d > distance for p, d in match.by_person.items() if p != track.anchor)
 
 
 class FrameAnalyzer:
@@ -117,66 +160,56 @@ class FrameAnalyzer:
     ) -> None:
         self.models = models
         self.matrix = matrix
-        self.owners = owners
+        self.owners = np.asarray(owners, dtype=np.int64)
         self.threshold = threshold
         self.sample_fps = sample_fps
         self.config = config or TrackerConfig()
         self.tracks: list[_Track] = []
         self.stats = ChunkStats()
-        self._last_scan_s = -math.inf
 
-    # -------------------------------------------------------------- detection
-
-    def _detect(self, gray: Gray, t: float, sample_index: int) -> list[Detection]:
-        cfg = self.config
-        h, w = gray.shape
-        if cfg.small_scan_s > 0 and t - self._last_scan_s >= cfg.small_scan_s - 1e-6:
-            # The upsampled pyramid includes every scale of the plain one: one pass suffices.
-            self._last_scan_s = t
-            return _nms(self.models.detect(gray, 1))
-        dets = self.models.detect(gray, 0)
-        for track in self.tracks:
-            if track.last_sample < sample_index - cfg.max_gap_samples:
-                continue
-            d = track.det
-            if any(x.iou(d) >= cfg.match_iou for x in dets):
-                continue
-            # A face seen a moment ago that the plain pass missed (too small, noisy, soft):
-            # search around where it was, upsampled. Small faces move further relative to
-            # their size, so their search area is wider.
-            m = d.width if d.width < cfg.small_face_px else d.width / 2
-            x0, y0 = max(0, int(d.left - m)), max(0, int(d.top - m))
-            x1, y1 = min(w, int(d.right + m)), min(h, int(d.bottom + m))
-            if x1 - x0 < 16 or y1 - y0 < 16:
-                continue
-            roi = np.ascontiguousarray(gray[y0:y1, x0:x1])
-            dets += self.models.detect(roi, 1, offset=(x0, y0))
-        return _nms(dets)
-
-    # -------------------------------------------------------------- identity
-
-    def _identify(self, embedding: npt.NDArray[np.float64]) -> tuple[int, float]:
+    def _match(self, embedding: npt.NDArray[np.float64]) -> Match:
         if not len(self.owners):
-            return -1, math.inf
+            return Match(-1, math.inf, {})
         distances = np.linalg.norm(self.matrix - embedding, axis=1)
-        best = int(np.argmin(distances))
-        distance = float(distances[best])
-        return (self.owners[best] if distance < self.threshold else -1), distance
+        by_person: dict[int, float] = {}
+        for owner, d in zip(self.owners.tolist(), distances.tolist(), strict=True):
+            by_person[owner] = min(d, by_person.get(owner, math.inf))
+        best = min(by_person, key=by_person.__getitem__)
+        distance = by_person[best]
+        return Match(best if distance < self.threshold else -1, distance, by_person)
 
     def _reverify_after(self, track: _Track) -> float:
         cfg = self.config
-        clear = (
-            track.distance <= cfg.clear_match_distance
-            or track.distance >= cfg.clear_unknown_distance
+        if track.kept:
+            return cfg.unsure_reverify_s
+        if track.person >= 0:
+            return (
+                cfg.reverify_clear_s
+                if track.distance <= cfg.clear_match_distance
+                else cfg.reverify_s
+            )
+        if track.distance >= cfg.clear_unknown_distance:
+            return cfg.reverify_s
+        return cfg.unsure_reverify_s
+
+    def _continuous(self, track: _Track, det: Detection, chip: npt.NDArray[np.float32]) -> bool:
+        cfg = self.config
+        ratio = det.width / track.det.width if track.det.width > 0 else math.inf
+        return (
+            1 / cfg.jump_ratio < ratio < cfg.jump_ratio
+            and _ncc(chip, track.last_chip) >= cfg.cut_ncc
         )
-        return cfg.reverify_clear_s if clear else cfg.reverify_s
 
     def process(self, sample: SampledFrame) -> list[FaceRecord]:
         cfg = self.config
         t = sample.timestamp_ms / 1000.0
+        width = max(cfg.detect_width, round(sample.width * cfg.min_detect_scale))
+        small, scale = sample.small_rgb(width)
+        dets = self.models.detect(small, scale=scale, threshold=cfg.detect_threshold)
         gray = sample.gray()
-        dets = self._detect(gray, t, sample.index)
-        live = [tr for tr in self.tracks if tr.last_sample >= sample.index - cfg.max_gap_samples]
+        live = [
+            tr for tr in self.tracks if tr.last_sample >= sample.index - cfg.max_gap_samples - 1
+        ]
         # Greedy association by overlap, best pairs first.
         pairs = sorted(
             ((d.iou(tr.det), i, j) for i, d in enumerate(dets) for j, tr in enumerate(live)),
@@ -198,44 +231,58 @@ class FrameAnalyzer:
             shape = self.models.landmarks(gray, det)
             chip = _appearance(gray, shape)
             track = assigned.get(i)
+            if track is not None and not self._continuous(track, det, chip):
+                track = None  # a cut or a jump: a new face as far as names go
             embed = (
                 track is None
-                or float(np.dot(chip.ravel(), track.chip.ravel())) < cfg.min_appearance_ncc
+                or _ncc(chip, track.chip) < cfg.min_appearance_ncc
                 or det.width > cfg.regrow_ratio * track.embedded_width
                 or t - track.embedded_at >= self._reverify_after(track) - 1e-6
             )
-            if embed and not self.owners:  # empty gallery: nobody to name, skip the ResNet
-                track = _Track(det, -1, math.inf, chip, t, det.width, sample.index)
-            elif embed:
-                embedding = self.models.embed(sample.rgb(), shape)
-                person, distance = self._identify(embedding)
+            if track is None:
+                track = _Track(det, chip, chip, -1, math.inf, t, det.width, sample.index)
+            if embed and len(self.owners):
+                match = self._match(self.models.embed(sample.rgb(), shape))
                 self.stats.embeddings += 1
-                track = _Track(det, person, distance, chip, t, det.width, sample.index)
-            else:
-                assert track is not None
-                track.det = det
-                track.last_sample = sample.index
+                self._update(track, match, t)
+                track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
+            elif embed:  # empty gallery: nobody to name, skip the ResNet
+                track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
+            track.det, track.last_chip, track.last_sample = det, chip, sample.index
             next_tracks.append(track)
-            records.append(self._record(sample, gray, det, shape, track, embedded=embed))
+            self.stats.kept += track.kept
+            records.append(
+                measure_face(
+                    gray, det, shape, sample.timestamp_ms, track.person, track.distance,
+                    embedded=embed, kept=track.kept,
+                )
+            )  # fmt: skip
         self.tracks = next_tracks
         self.stats.samples += 1
         self.stats.faces += len(records)
         self.stats.sampled_ms.append(sample.timestamp_ms)
         return records
 
-    def _record(
-        self,
-        sample: SampledFrame,
-        gray: Gray,
-        det: Detection,
-        shape: dlib.full_object_detection,
-        track: _Track,
-        *,
-        embedded: bool,
-    ) -> FaceRecord:
-        return measure_face(
-            gray, det, shape, sample.timestamp_ms, track.person, track.distance, embedded=embedded
-        )
+    def _update(self, track: _Track, match: Match, t: float) -> None:
+        cfg = self.config
+        if match.person >= 0:
+            track.person, track.distance, track.kept = match.person, match.distance, False
+            if match.distance <= cfg.anchor_distance:
+                track.anchor = match.person
+            if track.anchor == match.person:
+                track.matched_at = t
+            else:
+                track.anchor = -1  # matched someone else than the anchor: start over
+            return
+        if keep_name(track, match, t, self.threshold, cfg):
+            # The name stays; the distance reported is the one measured now.
+            track.person = track.anchor
+            track.distance = match.by_person[track.anchor]
+            track.kept = True
+            return
+        if match.by_person.get(track.anchor, math.inf) > cfg.keep_distance:
+            track.anchor = -1
+        track.person, track.distance, track.kept = -1, match.distance, False
 
 
 def measure_face(
@@ -247,6 +294,7 @@ def measure_face(
     distance: float,
     *,
     embedded: bool,
+    kept: bool = False,
 ) -> FaceRecord:
     """Everything reported about one face that is measured in its own frame."""
     h, w = gray.shape
@@ -255,15 +303,18 @@ def measure_face(
     region = gray[y0:y1, x0:x1]
     brightness = float(region.mean()) * 100.0 / 255.0 if region.size else 0.0
     chip64 = np.asarray(dlib.get_face_chip(gray, shape, 64, 0.0))
+    mouth = (det.points[3], det.points[4]) if len(det.points) == 5 else None
     return FaceRecord(
         timestamp_ms=timestamp_ms,
         frame_size=(w, h),
         box=(det.left, det.top, det.right, det.bottom),
         score=det.score,
         points=[(float(x), float(y)) for x, y in shape_points(shape)],
+        mouth=mouth,
         person=person,
         distance=distance,
         brightness=brightness,
         sharpness=_sharpness(chip64),
         embedded=embedded,
+        kept=kept,
     )

@@ -103,6 +103,23 @@ class SampledFrame:
             self._rgb = self._upright(self.frame.to_ndarray(format="rgb24"))
         return self._rgb
 
+    def small_rgb(self, width: int) -> tuple[RGB, float]:
+        """The upright frame scaled down to `width` (never up), and the scale used.
+
+        Scaling and colour conversion are one libswscale call on the decoded frame: the detector
+        input costs about as much as a copy, and the full-size RGB is made only for frames where
+        a face gets embedded.
+        """
+        if width >= self.width:
+            return self.rgb(), 1.0
+        scale = width / self.width
+        height = max(1, round(self.height * scale))
+        coded = (height, width) if self.quarter_turns % 2 else (width, height)
+        small = self.frame.reformat(
+            width=coded[0], height=coded[1], format="rgb24", interpolation="AREA"
+        )
+        return self._upright(small.to_ndarray()), scale
+
 
 def _open(path: Path) -> Any:
     try:

@@ -1,0 +1,208 @@
+"""The name-keeping rule on tracks: recall gained on marginal distances, no unknown face named.
+
+The detector and the embedding are replaced by scripted stand-ins, so each test states exactly
+which distances a face has in which sample; the tracking code, the appearance checks (real dlib
+face chips of a real photo) and the rule are the engine's own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dlib
+import numpy as np
+import pytest
+from PIL import Image
+
+from cameo_engine import synth
+from cameo_engine.models import Detection
+from cameo_engine.tracking import FrameAnalyzer, TrackerConfig
+
+pytestmark = pytest.mark.engine
+
+THRESHOLD = 0.6
+FPS = 5.0
+# Re-embed every sample, so that every scripted distance is seen.
+EVERY_SAMPLE = {"reverify_s": 0.0, "reverify_clear_s": 0.0, "unsure_reverify_s": 0.0}
+# Gallery: person 0 at the origin and person 1 at 0.9 from it, one enrolled embedding each.
+APART = 0.9
+MATRIX = np.zeros((2, 128))
+MATRIX[1, 0] = APART
+OWNERS = [0, 1]
+
+
+def _embedding(d0: float, d1: float | None = None) -> np.ndarray:
+    """An embedding at distance d0 from person 0, and d1 (default: farther) from person 1."""
+    if d1 is None:
+        d1 = math.sqrt(APART**2 + d0**2)
+    x = (d0**2 - d1**2 + APART**2) / (2 * APART)
+    v = np.zeros(128)
+    v[0], v[1] = x, math.sqrt(d0**2 - x**2)
+    return v
+
+
+@dataclass
+class Step:
+    """One sample: the face's box and its distances (None: the detector misses it)."""
+
+    distances: tuple[float, ...] | None
+    box: tuple[float, float, float, float] = (200.0, 100.0, 320.0, 250.0)
+    photo: str = "obama3"  # whose face the pixels show (a cut changes it)
+
+
+@pytest.fixture(scope="module")
+def faces(photo_dir: Path) -> dict[str, np.ndarray]:
+    """Grey face crops of real photos, 150 px, to paste into the scripted frames."""
+    out = {}
+    for key in ("obama3", "biden", "collins"):
+        src = synth.PHOTOS[key]
+        img = Image.open(photo_dir / src.file).convert("L")
+        left, top, right, bottom = src.face
+        out[key] = np.asarray(img.crop((left, top, right, bottom)).resize((120, 150)))
+    return out
+
+
+@dataclass
+class _Frame:
+    index: int
+    timestamp_ms: int
+    image: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    def gray(self) -> np.ndarray:
+        return self.image
+
+    def rgb(self) -> np.ndarray:
+        return np.repeat(self.image[:, :, None], 3, axis=2)
+
+    def small_rgb(self, width: int) -> tuple[np.ndarray, float]:
+        return self.rgb(), 1.0
+
+
+@dataclass
+class _Models:
+    """Detector and embedding scripted by the test; dlib's shape predictor is not needed."""
+
+    steps: list[Step]
+    now: int = 0
+    calls: list[int] = field(default_factory=list)
+
+    def detect(self, rgb: np.ndarray, *, scale: float = 1.0, threshold: float = 0.5):
+        step = self.steps[self.now]
+        if step.distances is None:
+            return []
+        return [Detection(*step.box, 0.99)]
+
+    def landmarks(self, image: np.ndarray, det: Detection):
+        # Eyes and nose placed as on a frontal face in this box.
+        w, h = det.width, det.height
+        x, y = det.left, det.top
+        pts = [(0.82, 0.38), (0.62, 0.38), (0.18, 0.38), (0.38, 0.38), (0.5, 0.62)]
+        rect = dlib.rectangle(round(x), round(y), round(det.right), round(det.bottom))
+        return dlib.full_object_detection(
+            rect, [dlib.point(round(x + a * w), round(y + b * h)) for a, b in pts]
+        )
+
+    def embed(self, rgb: np.ndarray, shape) -> np.ndarray:
+        self.calls.append(self.now)
+        d = self.steps[self.now].distances
+        assert d is not None
+        return _embedding(*d)
+
+
+def _run(steps: list[Step], faces: dict[str, np.ndarray], **config: float) -> list[int | None]:
+    """The person named in each sample (None: no face reported)."""
+    models = _Models(steps)
+    analyzer = FrameAnalyzer(
+        models, MATRIX, OWNERS, THRESHOLD, FPS, TrackerConfig(**{**EVERY_SAMPLE, **config})
+    )  # type: ignore[arg-type]
+    names: list[int | None] = []
+    for i, step in enumerate(steps):
+        models.now = i
+        image = np.full((360, 640), 100, dtype=np.uint8)
+        left, top = int(step.box[0]), int(step.box[1])
+        crop = np.asarray(
+            Image.fromarray(faces[step.photo]).resize(
+                (int(step.box[2] - step.box[0]), int(step.box[3] - step.box[1]))
+            )
+        )
+        image[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+        records = analyzer.process(_Frame(i, round(i * 1000 / FPS), image))  # type: ignore[arg-type]
+        names.append(records[0].person if records else None)
+    return names
+
+
+def test_a_confidently_named_face_keeps_its_name_through_marginal_distances(faces) -> None:
+    # Given a face named at 0.45, then a dim stretch at 0.61-0.69, then clear again
+    steps = [Step((d,)) for d in (0.45, 0.61, 0.66, 0.69, 0.64, 0.5)]
+    # Then the name holds through the stretch
+    assert _run(steps, faces) == [0, 0, 0, 0, 0, 0]
+    # And without the rule (keep_distance at the threshold) those samples are lost
+    assert _run(steps, faces, keep_distance=THRESHOLD) == [0, -1, -1, -1, -1, 0]
+
+
+def test_a_face_that_never_matched_stays_unknown(faces) -> None:
+    # An unknown face hovering just past the threshold is never named
+    steps = [Step((d,)) for d in (0.63, 0.61, 0.65, 0.62, 0.68)]
+    assert _run(steps, faces) == [-1] * 5
+
+
+def test_a_match_just_under_the_threshold_does_not_anchor_a_name(faces) -> None:
+    # 0.58 names the face in that sample, but it is not confident enough to carry the name
+    steps = [Step((d,)) for d in (0.58, 0.63, 0.62)]
+    assert _run(steps, faces) == [0, -1, -1]
+
+
+def test_a_distance_clearly_beyond_the_threshold_ends_the_name(faces) -> None:
+    steps = [Step((d,)) for d in (0.4, 0.74, 0.64, 0.62)]
+    assert _run(steps, faces) == [0, -1, -1, -1]
+
+
+def test_a_cut_to_another_face_at_the_same_place_ends_the_name(faces) -> None:
+    # Same box, other pixels: the aligned crops no longer correlate, the track breaks
+    steps = [Step((0.4,)), Step((0.4,)), Step((0.65,), photo="biden"), Step((0.63,), photo="biden")]
+    assert _run(steps, faces) == [0, 0, -1, -1]
+
+
+def test_a_jump_in_size_ends_the_name(faces) -> None:
+    big = (170.0, 60.0, 350.0, 285.0)  # 1.5x wider, still overlapping the old box
+    steps = [Step((0.4,)), Step((0.65,), box=big), Step((0.63,), box=big)]
+    assert _run(steps, faces) == [0, -1, -1]
+
+
+def test_a_face_lost_for_several_samples_does_not_keep_its_name(faces) -> None:
+    steps = [Step((0.4,)), Step(None), Step(None), Step(None), Step((0.63,))]
+    assert _run(steps, faces) == [0, None, None, None, -1]
+
+
+def test_the_name_is_kept_only_for_a_few_seconds_after_the_last_match(faces) -> None:
+    # keep_s = 3 s at 5 samples/s: samples 1..15 are within 3 s of the match at sample 0
+    steps = [Step((0.4,))] + [Step((0.65,)) for _ in range(20)]
+    names = _run(steps, faces)
+    assert names[:16] == [0] * 16
+    assert names[16:] == [-1] * 5
+
+
+def test_a_kept_name_never_overrides_a_nearer_person(faces) -> None:
+    # Anchored to person 0, then nearer person 1 than person 0 (both past the threshold)
+    steps = [Step((0.4,)), Step((0.68, 0.64)), Step((0.66, 0.69))]
+    assert _run(steps, faces) == [0, -1, 0]
+
+
+def test_between_embeddings_a_track_keeps_what_it_was_last_told(faces) -> None:
+    # With the default intervals a clear match is not re-embedded every sample
+    steps = [Step((0.3,)) for _ in range(10)]
+    models_calls = _Models(steps)
+    analyzer = FrameAnalyzer(models_calls, MATRIX, OWNERS, THRESHOLD, FPS)  # type: ignore[arg-type]
+    for i, step in enumerate(steps):
+        models_calls.now = i
+        image = np.full((360, 640), 100, dtype=np.uint8)
+        crop = np.asarray(Image.fromarray(faces[step.photo]).resize((120, 150)))
+        image[100:250, 200:320] = crop
+        assert analyzer.process(_Frame(i, i * 200, image))[0].person == 0  # type: ignore[arg-type]
+    assert models_calls.calls == [0]
