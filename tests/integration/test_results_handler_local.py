@@ -19,6 +19,7 @@ from cameo_core.adapters.table import ResultsTable
 from cameo_core.clients import RETRY_CONFIG
 from cameo_core.config import Tuning
 from cameo_core.erase import Removal, erase_video
+from cameo_core.errors import RetryableError
 from cameo_core.keys import VideoRef, sequencer_order
 from cameo_core.results import finish_success, write_results
 from cameo_stack import template as cfn
@@ -174,3 +175,39 @@ def test_a_completion_arriving_after_erase_writes_nothing(
     tombstone = table.get_video(video)
     assert tombstone is not None
     assert tombstone["status"] == "ERASED"
+
+
+def test_a_retry_after_a_mid_paging_failure_resumes_from_the_archive(
+    results_app: Any,
+    rekognition: Stubber,
+    sns_event: dict[str, Any],
+    table: ResultsTable,
+    archive: RawArchive,
+) -> None:
+    """DynamoDB Local and the moto S3 server: page 1 is archived, Rekognition throttles on
+    page 2, and the retry replays page 1 from S3 and asks only for page 2 (the Stubber would
+    fail on a request for page 1)."""
+    video, job_id = completion(sns_event)
+    table.record_upload(
+        video, {"status": "SUBMITTED", "job_id": job_id, "sequencer_order": sequencer_order("0B")}
+    )
+    first = {
+        "JobStatus": "SUCCEEDED",
+        "NextToken": "page-2",
+        "Celebrities": [detection(0, "ann", "Ann Lee"), detection(1_000, "ann", "Ann Lee")],
+    }
+    second = {"JobStatus": "SUCCEEDED", "Celebrities": [detection(1_500, "ann", "Ann Lee")]}
+    base = {"JobId": job_id, "MaxResults": 1000, "SortBy": "TIMESTAMP"}
+    rekognition.add_response("get_celebrity_recognition", first, base)
+    # The Stubber answers before botocore's retry handler, so one error fails the attempt.
+    rekognition.add_client_error("get_celebrity_recognition", "ThrottlingException")
+    with pytest.raises(RetryableError):
+        results_app.lambda_handler(sns_event, FakeContext())
+    assert len(list(archive.pages(video, job_id))) == 1
+
+    rekognition.add_response("get_celebrity_recognition", second, {**base, "NextToken": "page-2"})
+    [outcome] = results_app.lambda_handler(sns_event, FakeContext())["completions"]
+
+    assert (outcome["status"], outcome["pages"], outcome["pages_replayed"]) == ("SUCCEEDED", 2, 1)
+    spans = [(a["start_ms"], a["end_ms"], a["detections"]) for a in table.appearances(video)]
+    assert spans == [(0, 1_500, 3)]
