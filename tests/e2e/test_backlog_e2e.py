@@ -36,6 +36,9 @@ def backlog_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             parameters={"MaxConcurrentJobs": str(LIMIT), "ReconcileAfterMinutes": "0.05"},
             schedule_seconds=1,
             lambda_retries=0,
+            # Lambda runs up to 1,000 S3 invocations at once; 4 warm workers per function (the
+            # default) queue a 200-upload burst behind each other for ~15 s on this emulation.
+            router_concurrency=8,
         ),
         StatePaths(tmp_path_factory.mktemp("backlog-stack")),
     )
