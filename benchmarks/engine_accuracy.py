@@ -41,9 +41,7 @@ def standard_suite(cache: Path) -> None:
     known = {synth.OBAMA, synth.COLLINS}
     gallery = Gallery.load(synth.make_gallery(work / "gallery", sorted(known), cache))
     print(f"standard suite (gallery {', '.join(sorted(known))}; unknown {synth.BIDEN}):")
-    print(
-        f"  {'video':28} {'precision':>9} {'recall':>7} {'unk.named':>9} {'worst edge ms':>14}"
-    )
+    print(f"  {'video':28} {'precision':>9} {'recall':>7} {'unk.named':>9} {'worst edge ms':>14}")
     for video in synth.make_standard_videos(work / "videos", cache):
         result = analyze_video(video.path, gallery)
         s = synth.score(video.truth, result.detections, result.sampled_ms, known, 640, 360)
