@@ -32,7 +32,6 @@ VIDEOS = [s.name for s in hardsuite.scripts()]
 # shows up as XPASS in the summary.
 KNOWN_GAPS = {
     ("recall", "hard_avi_24_270p"): "270p MPEG-4 soft/blur/occluded: recall ~0.84",
-    ("recall", "hard_mov_2997_720p"): "720p small faces: recall ~0.90",
     ("edges", "hard_mov_2997_720p"): "720p small faces: last seen up to ~1 s late",
 }
 
