@@ -34,7 +34,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cameo_core.adapters.objects import VideoObjects
-from cameo_core.adapters.rekognition import CelebrityJobs, StartRequest
+from cameo_core.adapters.rekognition import API, CelebrityJobs, StartRequest
 from cameo_core.adapters.table import Item, ResultsTable
 from cameo_core.adapters.topic import CompletionTopic
 from cameo_core.config import VIDEO_EXTENSIONS, StartConfig
@@ -59,7 +59,6 @@ from cameo_core.keys import (
 from cameo_core.observability import logger, metrics
 from cameo_core.pricing import estimated_cost_usd
 
-API = "StartCelebrityRecognition"
 # A STARTING claim and its slot lease last this long. Longer than one Start call's worst case
 # (clients.START_RETRY_CONFIG: 42 s) plus the drain's reserve, so a live starter never loses
 # its slot; short enough that a crashed starter's video is started again within minutes.

@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from cameo_core.adapters.archive import RawArchive, decode
-from cameo_core.adapters.rekognition import CelebrityJobs
+from cameo_core.adapters.rekognition import API, CelebrityJobs
 from cameo_core.adapters.table import BatchWriter, ResultsTable
 from cameo_core.background import Background
 from cameo_core.clients import client
@@ -36,7 +36,6 @@ from cameo_core.keys import VideoRef, appearance_sk, celebrity_sk, job_tag_match
 from cameo_core.normalize import Appearance, AppearanceBuilder, CelebritySummary, Summaries
 from cameo_core.observability import logger, metrics
 
-API = "StartCelebrityRecognition"
 FINAL = frozenset({"SUCCEEDED", "FAILED"})
 # The backlog's states before a job id is recorded (backlog.py): a completion may be this
 # video's own job, whose SUBMITTED record is not written yet.

@@ -22,6 +22,8 @@ from cameo_core.errors import (
 # video QUEUED and tries again when a slot frees); everything in RECORDED is a property of the
 # video or the request and is recorded as FAILED; any other error is a fault of the moment that
 # the backlog retries a few times (backlog.MAX_START_FAULTS) before recording it.
+# The API whose jobs cameo starts; completions name it, and only its completions are ours.
+API = "StartCelebrityRecognition"
 LIMIT_EXCEEDED = "LimitExceededException"
 THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException"})
 RECORDED = frozenset(
