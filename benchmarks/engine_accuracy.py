@@ -66,7 +66,8 @@ def main() -> None:
     if len(runs) == 2:
         print("recall, recipe -> engine:")
         for video in suite.videos:
-            r, e = (run.scores[video.name].total.recall for run in runs)
+            # runs is [engine, recipe]
+            e, r = (run.scores[video.name].total.recall for run in runs)
             print(f"  {video.name:22} {r:.3f} -> {e:.3f}")
         print()
     if args.json:
