@@ -194,12 +194,12 @@ class Cast(_Answer):
 @dataclass(frozen=True)
 class VideoScreenTime(_Answer):
     video: str
-    job_id: str
     screen_time_ms: int
     appearances: int
     first_seen_ms: int | None
     last_seen_ms: int | None
     best_confidence: float | None
+    job_id: str
     duration_ms: int | None
     share_of_runtime: float | None
 
