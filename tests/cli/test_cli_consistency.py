@@ -140,7 +140,7 @@ def test_results_being_rewritten_in_place_are_not_shown_as_a_mix(cli, seeded) ->
         "job-a",
         False,
     )
-    assert "being rewritten: 4 appearances found, 3 recorded" in document["note"]
+    assert "incomplete or being rewritten: 4 appearances found, 3 recorded" in document["note"]
 
 
 def test_reprocess_ends_the_rewrite_window(cli, seeded) -> None:

@@ -246,3 +246,11 @@ def test_an_unknown_schema_version_raises_and_names_the_item(world) -> None:
     assert refused.value.version == 99
     assert f"summary CELEBRITY#{BEZOS} of {VIDEO_B.uri} has schema_version 99" in str(refused.value)
     assert isinstance(refused.value, read.ReadError)
+
+
+def test_a_summary_count_that_differs_from_the_recorded_one_is_not_ready(world) -> None:
+    # A stray summary under the finished job (a rewrite half-way): the cast would be a mix.
+    world.write_job_items(VIDEO_A, "job-a", PAGES_C)  # Evans #2's items, under job-a
+
+    with pytest.raises(read.NotReady, match="3 celebrity summaries found, 2 recorded"):
+        read.cast(world.table, VIDEO_A)

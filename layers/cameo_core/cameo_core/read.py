@@ -89,10 +89,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
 class _Answer:
     def as_dict(self) -> dict[str, Any]:
         # Fields in declaration order: the documented key order of the JSON views.
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)
@@ -283,8 +284,9 @@ def _of_job(items: Iterable[Item], job_id: str) -> list[Item]:
 def _complete(status: VideoStatus, found: int, recorded: int | None, what: str) -> None:
     if recorded is not None and found != recorded:
         raise NotReady(
-            f"the results of {status.video} (job {status.job_id}) are being rewritten:"
-            f" {found} {what} found, {recorded} recorded; try again shortly",
+            f"the results of {status.video} (job {status.job_id}) are incomplete or being"
+            f" rewritten: {found} {what} found, {recorded} recorded; try again shortly, or"
+            " rebuild them with `cameo reprocess`",
             status,
         )
 
