@@ -11,7 +11,7 @@ import pytest
 
 from cameo_core import read, results
 from cameo_core.adapters.archive import RawArchive
-from cameo_core.adapters.table import ResultsTable
+from cameo_core.adapters.table import ResultsTable, to_dynamo
 from cameo_core.backlog import Upload, enqueue
 from cameo_core.config import StartConfig, Tuning
 from cameo_core.keys import VideoRef
@@ -254,3 +254,15 @@ def test_a_summary_count_that_differs_from_the_recorded_one_is_not_ready(world) 
 
     with pytest.raises(read.NotReady, match="3 celebrity summaries found, 2 recorded"):
         read.cast(world.table, VIDEO_A)
+
+
+def test_the_item_builders_set_the_ttl_attribute_only_when_asked() -> None:
+    video = VideoRef(BUCKET, "a.mp4")
+    appearance = Appearance(Celebrity(BEZOS, "Jeff Bezos"), 0, 10, 2, 99.0, 98.0, None)
+
+    kept = to_dynamo(results.appearance_item(video, "j", appearance))
+    expiring = results.appearance_item(video, "j", appearance, expires_at=1_900_000_000)
+
+    assert read.EXPIRES_AT == results.EXPIRES_AT
+    assert results.EXPIRES_AT not in kept  # None is not stored: no TTL
+    assert expiring[results.EXPIRES_AT] == 1_900_000_000
