@@ -314,3 +314,78 @@ def test_a_late_delete_event_does_not_erase_a_newer_upload(
 
     assert outcome["erased"] is False
     assert table.get_video(VIDEO)["job_id"] == "job-new"
+
+
+# -- the job's own status against its notification ----------------------------------------------
+
+
+def notified(load_event, status):
+    event = load_event("sns_succeeded.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    event["Records"][0]["Sns"]["Message"] = json.dumps({**message, "Status": status})
+    return event
+
+
+def test_a_page_still_in_progress_is_retried_and_writes_nothing(
+    results, rekognition, load_event, context, table
+):
+    rekognition.add_response(
+        "get_celebrity_recognition", {"JobStatus": "IN_PROGRESS"}, get_params(SNS_JOB_ID)
+    )
+
+    with pytest.raises(RetryableError, match="IN_PROGRESS"):
+        results.lambda_handler(load_event("sns_succeeded.json"), context)
+
+    assert table.get_video(VIDEO)["status"] == "SUBMITTED"
+    assert items(table) == ([], [])
+    # The platform's retry, once the job is done, writes the results.
+    serve_pages(rekognition)
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+    assert (outcome["status"], outcome["appearances"]) == ("SUCCEEDED", 3)
+
+
+def test_a_succeeded_notification_for_a_failed_job_records_the_failure(
+    results, rekognition, load_event, context, table
+):
+    rekognition.add_response(
+        "get_celebrity_recognition",
+        {"JobStatus": "FAILED", "StatusMessage": "Unsupported codec", "Celebrities": []},
+        get_params(SNS_JOB_ID),
+    )
+
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+
+    assert (outcome["status"], outcome["reason"]) == ("FAILED", "Unsupported codec")
+    assert table.get_video(VIDEO)["status"] == "FAILED"
+    assert "Contents" not in boto3.client("s3").list_objects_v2(
+        Bucket=results.CONFIG.archive_bucket
+    )
+
+
+def test_a_failed_notification_for_a_succeeded_job_writes_its_results(
+    results, rekognition, load_event, context, table
+):
+    rekognition.add_response(
+        "get_celebrity_recognition", PAGES[0], {"JobId": SNS_JOB_ID, "MaxResults": 1}
+    )
+    serve_pages(rekognition)
+
+    [outcome] = results.lambda_handler(notified(load_event, "FAILED"), context)["completions"]
+
+    assert (outcome["status"], outcome["appearances"]) == ("SUCCEEDED", 3)
+    assert table.get_video(VIDEO)["status"] == "SUCCEEDED"
+
+
+def test_a_failed_notification_for_a_job_still_running_is_retried(
+    results, rekognition, load_event, context, table
+):
+    rekognition.add_response(
+        "get_celebrity_recognition",
+        {"JobStatus": "IN_PROGRESS", "Celebrities": []},
+        {"JobId": SNS_JOB_ID, "MaxResults": 1},
+    )
+
+    with pytest.raises(RetryableError, match="still running"):
+        results.lambda_handler(notified(load_event, "FAILED"), context)
+
+    assert table.get_video(VIDEO)["status"] == "SUBMITTED"

@@ -27,12 +27,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from cameo_core.adapters.archive import RawArchive, decode
-from cameo_core.adapters.rekognition import API, CelebrityJobs
+from cameo_core.adapters.rekognition import API, CelebrityJobs, JobStatus
 from cameo_core.adapters.table import BatchWriter, ResultsTable
 from cameo_core.background import Background
 from cameo_core.clients import client
 from cameo_core.config import ResultsConfig, Tuning
-from cameo_core.errors import PaginationExpired, ResultsExpired, RetryableError
+from cameo_core.errors import CameoError, PaginationExpired, ResultsExpired, RetryableError
 from cameo_core.keys import VideoRef, appearance_sk, celebrity_sk, job_tag_matches, name_key
 from cameo_core.normalize import Appearance, AppearanceBuilder, CelebritySummary, Summaries
 from cameo_core.observability import logger, metrics
@@ -159,6 +159,11 @@ def summary_item(video: VideoRef, job_id: str, summary: CelebritySummary) -> dic
 PageSource = Callable[[], Iterable[dict[str, Any]]]
 
 
+class JobFailed(CameoError):
+    """A result page says FAILED although the notification said SUCCEEDED: Rekognition's own
+    answer decides, and the job is recorded FAILED with its message."""
+
+
 class JobPages:
     """A job's pages, resumable (a PageSource: each call is one pass from page 1).
 
@@ -195,6 +200,8 @@ class JobPages:
                     logger.info("resuming paging", extra={"pages_replayed": index})
                     metrics.add_metric(name="PagesReplayed", unit=MetricUnit.Count, value=index)
             for page in self._jobs.pages(self._job_id, start_token=token):
+                if page.get("JobStatus") == "FAILED":
+                    raise JobFailed(str(page.get("StatusMessage") or "Rekognition: FAILED"))
                 index += 1
                 self.fetched += 1
                 upload = pool.submit(self._archive.put_page, self._video, self._job_id, index, page)
@@ -395,13 +402,22 @@ def process_completion(
         return Outcome(video.uri, job_id, "IGNORED", reason=f"already {state}")
 
     if completion.status != "SUCCEEDED":
+        # The notification is a hint; the job's own status decides (they can disagree when a
+        # notification is re-announced, replayed from a queue, or hand-made).
         try:
-            reason = jobs.status_message(job_id)
-        except (ResultsExpired, PaginationExpired, RetryableError):
-            reason = None
-        return _fail(
-            video, job_id, reason or f"Rekognition reported {completion.status}", table, archive
+            job: JobStatus | None = jobs.job_status(job_id)
+        except ResultsExpired:
+            job = None
+        if job is not None and job.status == "IN_PROGRESS":
+            raise RetryableError(f"{video.uri}: notified {completion.status}, job still running")
+        if job is None or job.status != "SUCCEEDED":
+            reason = (job.message if job else None) or f"Rekognition reported {completion.status}"
+            return _fail(video, job_id, reason, table, archive)
+        logger.warning(
+            "notification disagrees with the job; the job's SUCCEEDED wins",
+            extra={"job_id": job_id, "notified": completion.status},
         )
+        metrics.add_metric(name="StatusMismatches", unit=MetricUnit.Count, value=1)
 
     pages = JobPages(video, job_id, jobs, archive)
     try:
@@ -410,6 +426,8 @@ def process_completion(
     except ResultsExpired:
         reason = "Rekognition no longer has this job's results (they expire after ~7 days)"
         return _fail(video, job_id, reason, table, archive)
+    except JobFailed as exc:
+        return _fail(video, job_id, str(exc), table, archive)
     finally:
         metrics.add_metric(name="PagesFetched", unit=MetricUnit.Count, value=pages.fetched)
 
