@@ -87,10 +87,20 @@ def test_raw_pages_are_archived_compressed(results, rekognition, load_event, con
     assert json.loads(gzip.decompress(first))["Celebrities"][0]["Celebrity"]["Id"] == "a1"
 
 
+def seed_items(table, job_ids=("job-0", SNS_JOB_ID)):
+    """Items a reader could see: an earlier upload's, and a crashed attempt's of this job."""
+    with table.writer() as writer:
+        for n, job_id in enumerate(job_ids):
+            writer.put({"pk": VIDEO.pk, "sk": f"APPEARANCE#{n:012d}#a1", "job_id": job_id})
+            writer.put({"pk": VIDEO.pk, "sk": f"CELEBRITY#c{n}", "job_id": job_id})
+    assert [len(found) for found in items(table)] == [len(job_ids)] * 2
+
+
 @pytest.mark.parametrize("event", ["sns_failed.json", "sns_error.json"])
 def test_failed_jobs_are_recorded_with_rekognitions_message(
     results, rekognition, load_event, context, table, event
 ):
+    seed_items(table)
     rekognition.add_response(
         "get_celebrity_recognition",
         {"JobStatus": "FAILED", "StatusMessage": "Unsupported codec", "Celebrities": []},
