@@ -130,10 +130,11 @@ class BatchWriter:
                 self.requests += 1
                 self.items_written += len(requests) - len(unprocessed)
             requests = unprocessed
-            if requests:
+            if requests and attempt + 1 < self._max_attempts:
                 # Full jitter: spreads retries of many writers competing for the same partition.
                 self._sleep(random.uniform(0, self._base_delay_s * 2**attempt))
         if requests:
+            # Raised, never dropped: the caller's retry rewrites them (keys are deterministic).
             raise RetryableError(f"{len(requests)} items still unprocessed after retries")
 
     def __enter__(self) -> BatchWriter:
