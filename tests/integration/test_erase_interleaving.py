@@ -12,7 +12,6 @@ botocore client whose calls are answered by a before-call hook from prepared pag
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import uuid
 from collections.abc import Callable
@@ -21,20 +20,18 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from cameo_core.adapters.archive import RawArchive, video_prefix
 from cameo_core.adapters.rekognition import API, CelebrityJobs
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.backlog import Backlog, Upload, drain, enqueue
-from cameo_core.clients import RETRY_CONFIG
 from cameo_core.config import StartConfig, Tuning
 from cameo_core.erase import Removal, erase_video
 from cameo_core.errors import RetryableError
 from cameo_core.keys import VideoRef, sequencer_order
 from cameo_core.results import Completion, process_completion, reprocess
 from tests.integration.fixtures_local import REGION, S3Server
-from tests.support.fakes import detection
+from tests.integration.rekognition_local import CELEBRITIES, FakeRekognition
 
 pytest_plugins = ["tests.integration.fixtures_local"]
 pytestmark = pytest.mark.integration
@@ -43,19 +40,6 @@ BUCKET = "cameo-videos-example"
 WRITES = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "PutObject", "DeleteObjects"}
 )
-CELEBRITIES = ["ann", "bob", "cy", "dee"]
-# Three pages, 36 one-detection appearances (more than one batch of 25) of four celebrities.
-PAGES = [
-    {
-        "JobStatus": "SUCCEEDED",
-        "Celebrities": [
-            detection(t, CELEBRITIES[t // 10_000 % 4], CELEBRITIES[t // 10_000 % 4].title())
-            for t in range(page * 120_000, (page + 1) * 120_000, 10_000)
-        ],
-        **({"NextToken": f"t{page + 1}"} if page < 2 else {}),
-    }
-    for page in range(3)
-]
 
 
 class Crash(Exception):
@@ -88,31 +72,6 @@ class Interleaver:
     def hook(self, client: Any) -> Any:
         client.meta.events.register(f"before-call.{client.meta.service_model.service_name}", self)
         return client
-
-
-@dataclass
-class FakeRekognition:
-    """A real botocore client, answered from PAGES; remembers the jobs it started."""
-
-    started: list[str] = field(default_factory=list)
-
-    def client(self) -> Any:
-        client = boto3.client("rekognition", region_name=REGION, config=RETRY_CONFIG)
-        client.meta.events.register("before-call.rekognition", self._answer)
-        return client
-
-    def _answer(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
-        body = json.loads(params["body"] or b"{}")
-        if model.name == "StartCelebrityRecognition":
-            job_id = f"job-{body['ClientRequestToken'][:12]}"
-            if job_id not in self.started:
-                self.started.append(job_id)
-            return AWSResponse("", 200, {}, None), {"JobId": job_id}
-        if model.name == "GetCelebrityRecognition":
-            token = body.get("NextToken")
-            index = 0 if token is None else int(token[1:])
-            return AWSResponse("", 200, {}, None), PAGES[index]
-        raise AssertionError(f"unexpected Rekognition call {model.name}")
 
 
 @dataclass

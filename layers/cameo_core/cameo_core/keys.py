@@ -65,6 +65,16 @@ def video_digest(video: VideoRef) -> str:
     return _digest(video.bucket, video.key)[:20]
 
 
+def video_index_key(video: VideoRef) -> str:
+    """The video in a GSI sort key (ByCelebrity, ByName): `VIDEO#<sha-256 of bucket+key>`.
+
+    The URI itself can reach 1,099 bytes (a 63-character bucket and a 1,024-byte key), past
+    DynamoDB's 1,024-byte limit on a sort key, so the index holds a digest and the item keeps
+    the URI in its `video` attribute. (The table's pk keeps the URI: a partition key may
+    hold 2,048 bytes.)"""
+    return f"VIDEO#{_digest(video.bucket, video.key)}"
+
+
 def job_tag(video: VideoRef) -> str:
     """`cameo:<digest of bucket+key>:<readable tail of the key>`.
 

@@ -33,7 +33,14 @@ from cameo_core.background import Background
 from cameo_core.clients import client
 from cameo_core.config import ResultsConfig, Tuning
 from cameo_core.errors import CameoError, PaginationExpired, ResultsExpired, RetryableError
-from cameo_core.keys import VideoRef, appearance_sk, celebrity_sk, job_tag_matches, name_key
+from cameo_core.keys import (
+    VideoRef,
+    appearance_sk,
+    celebrity_sk,
+    job_tag_matches,
+    name_key,
+    video_index_key,
+)
 from cameo_core.normalize import Appearance, AppearanceBuilder, CelebritySummary, Summaries
 from cameo_core.observability import logger, metrics
 
@@ -138,9 +145,9 @@ def summary_item(video: VideoRef, job_id: str, summary: CelebritySummary) -> dic
         "pk": video.pk,
         "sk": celebrity_sk(celebrity.id),
         "gsi1pk": celebrity_sk(celebrity.id),
-        "gsi1sk": video.pk,
+        "gsi1sk": video_index_key(video),
         "gsi2pk": name_key(celebrity.name),
-        "gsi2sk": video.pk,
+        "gsi2sk": video_index_key(video),
         "type": "summary",
         "video": video.uri,
         "job_id": job_id,
