@@ -115,13 +115,17 @@ def test_duplicate_delivery_leaves_a_succeeded_video_alone(table: ResultsTable) 
     assert (current["status"], current["appearance_count"]) == ("SUCCEEDED", 3)
 
 
-def test_same_upload_with_a_new_job_replaces_the_old_job(table: ResultsTable) -> None:
-    # Rekognition's token memory lapsed and it started a second job: that one will report.
-    assert table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", "job-1"))
-    assert table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", "job-2"))
+@pytest.mark.parametrize("status", ["QUEUED", "SUBMITTED", "SUCCEEDED", "FAILED"])
+def test_an_event_with_the_recorded_sequencer_never_replaces_the_item(
+    table: ResultsTable, status: str
+) -> None:
+    # A redelivery, even carrying another job (Rekognition forgot the token), is a duplicate.
+    assert table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", "job-1", status=status))
+    assert not table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", "job-2"))
+    assert not table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", status="QUEUED"))
     current = table.get_video(VIDEO)
     assert current is not None
-    assert current["job_id"] == "job-2"
+    assert (current["job_id"], current["status"]) == ("job-1", status)
 
 
 def test_finish_job_applies_only_to_the_current_job(table: ResultsTable) -> None:
