@@ -99,6 +99,13 @@ def sequencer_order(sequencer: str | None) -> str:
     return (sequencer or "").upper().rjust(_SEQUENCER_WIDTH, "0")
 
 
+def sequencer_after(sequencer: str | None) -> str:
+    """A sequencer that orders just after `sequencer` and before any later S3 event's: for a
+    record that must follow the tombstone written for the same event (an erase, then the
+    re-queue of the version that the delete made current again)."""
+    return sequencer_order(sequencer) + "1"
+
+
 # -- the backlog ---------------------------------------------------------------------------------
 # A sparse GSI (ByBacklog): only videos waiting for or holding a Rekognition job carry gsi3pk, so
 # the index is the queue itself. The sort key orders by state, then by the time the video entered
