@@ -4,6 +4,7 @@ results, queries and erase. DynamoDB caps a sort key at 1,024 bytes and a partit
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -95,6 +96,9 @@ def test_a_1024_byte_unicode_key_works_from_upload_to_erase(
     assert started.status == "SUBMITTED"
     recorded = table.get_video(video)
     assert recorded is not None and recorded["key"] == video.key
+    # Rekognition's own limits: JobTag 1-1,024 characters, ClientRequestToken 1-64
+    assert re.fullmatch(r"[a-zA-Z0-9_.\-:+=/]{1,1024}", recorded["job_tag"])
+    assert re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", recorded["client_request_token"])
 
     # Results: every page archived, every item written
     outcome = process_completion(
