@@ -87,10 +87,20 @@ def test_raw_pages_are_archived_compressed(results, rekognition, load_event, con
     assert json.loads(gzip.decompress(first))["Celebrities"][0]["Celebrity"]["Id"] == "a1"
 
 
+def seed_items(table, job_ids=("job-0", SNS_JOB_ID)):
+    """Items a reader could see: an earlier upload's, and a crashed attempt's of this job."""
+    with table.writer() as writer:
+        for n, job_id in enumerate(job_ids):
+            writer.put({"pk": VIDEO.pk, "sk": f"APPEARANCE#{n:012d}#a1", "job_id": job_id})
+            writer.put({"pk": VIDEO.pk, "sk": f"CELEBRITY#c{n}", "job_id": job_id})
+    assert [len(found) for found in items(table)] == [len(job_ids)] * 2
+
+
 @pytest.mark.parametrize("event", ["sns_failed.json", "sns_error.json"])
 def test_failed_jobs_are_recorded_with_rekognitions_message(
     results, rekognition, load_event, context, table, event
 ):
+    seed_items(table)
     rekognition.add_response(
         "get_celebrity_recognition",
         {"JobStatus": "FAILED", "StatusMessage": "Unsupported codec", "Celebrities": []},
@@ -314,3 +324,78 @@ def test_a_late_delete_event_does_not_erase_a_newer_upload(
 
     assert outcome["erased"] is False
     assert table.get_video(VIDEO)["job_id"] == "job-new"
+
+
+# -- the job's own status against its notification ----------------------------------------------
+
+
+def notified(load_event, status):
+    event = load_event("sns_succeeded.json")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    event["Records"][0]["Sns"]["Message"] = json.dumps({**message, "Status": status})
+    return event
+
+
+def test_a_page_still_in_progress_is_retried_and_writes_nothing(
+    results, rekognition, load_event, context, table
+):
+    rekognition.add_response(
+        "get_celebrity_recognition", {"JobStatus": "IN_PROGRESS"}, get_params(SNS_JOB_ID)
+    )
+
+    with pytest.raises(RetryableError, match="IN_PROGRESS"):
+        results.lambda_handler(load_event("sns_succeeded.json"), context)
+
+    assert table.get_video(VIDEO)["status"] == "SUBMITTED"
+    assert items(table) == ([], [])
+    # The platform's retry, once the job is done, writes the results.
+    serve_pages(rekognition)
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+    assert (outcome["status"], outcome["appearances"]) == ("SUCCEEDED", 3)
+
+
+def test_a_succeeded_notification_for_a_failed_job_records_the_failure(
+    results, rekognition, load_event, context, table
+):
+    rekognition.add_response(
+        "get_celebrity_recognition",
+        {"JobStatus": "FAILED", "StatusMessage": "Unsupported codec", "Celebrities": []},
+        get_params(SNS_JOB_ID),
+    )
+
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), context)["completions"]
+
+    assert (outcome["status"], outcome["reason"]) == ("FAILED", "Unsupported codec")
+    assert table.get_video(VIDEO)["status"] == "FAILED"
+    assert "Contents" not in boto3.client("s3").list_objects_v2(
+        Bucket=results.CONFIG.archive_bucket
+    )
+
+
+def test_a_failed_notification_for_a_succeeded_job_writes_its_results(
+    results, rekognition, load_event, context, table
+):
+    rekognition.add_response(
+        "get_celebrity_recognition", PAGES[0], {"JobId": SNS_JOB_ID, "MaxResults": 1}
+    )
+    serve_pages(rekognition)
+
+    [outcome] = results.lambda_handler(notified(load_event, "FAILED"), context)["completions"]
+
+    assert (outcome["status"], outcome["appearances"]) == ("SUCCEEDED", 3)
+    assert table.get_video(VIDEO)["status"] == "SUCCEEDED"
+
+
+def test_a_failed_notification_for_a_job_still_running_is_retried(
+    results, rekognition, load_event, context, table
+):
+    rekognition.add_response(
+        "get_celebrity_recognition",
+        {"JobStatus": "IN_PROGRESS", "Celebrities": []},
+        {"JobId": SNS_JOB_ID, "MaxResults": 1},
+    )
+
+    with pytest.raises(RetryableError, match="still running"):
+        results.lambda_handler(notified(load_event, "FAILED"), context)
+
+    assert table.get_video(VIDEO)["status"] == "SUBMITTED"

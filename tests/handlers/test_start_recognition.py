@@ -208,18 +208,80 @@ def test_duplicate_s3_delivery_starts_one_job(start, rekognition, load_event, co
     assert item["status"] == "SUCCEEDED" and "gsi3pk" not in item
 
 
-def test_same_upload_gives_same_token_and_an_overwrite_a_new_one(start, load_event):
+def first_upload(load_event, **changes):
+    """The first record of s3_put_multiple_records.json (no version id), with `changes`."""
     event = load_event("s3_put_multiple_records.json")
-    [first] = uploads(S3Event({"Records": event["Records"][:1]}))
-    again = copy.deepcopy(event)
-    [same] = uploads(S3Event({"Records": again["Records"][:1]}))
-    again["Records"][0]["s3"]["object"]["sequencer"] = "0062A1B2C3D4E5F6FF"
-    again["Records"][0]["s3"]["object"]["eTag"] = "ffffffffffffffffffffffffffffffff"
-    [overwrite] = uploads(S3Event({"Records": again["Records"][:1]}))
+    event["Records"][0]["s3"]["object"].update(changes)
+    [upload] = uploads(S3Event({"Records": event["Records"][:1]}))
+    return upload
 
-    token = client_request_token(first.video, first.revision)
-    assert token == client_request_token(same.video, same.revision)
-    assert token != client_request_token(overwrite.video, overwrite.revision)
+
+def token_of(upload):
+    return client_request_token(upload.video, upload.revision)
+
+
+def test_a_redelivered_event_gives_the_same_token(load_event):
+    assert token_of(first_upload(load_event)) == token_of(first_upload(load_event))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sequencer": "0062A1B2C3D4E5F6FF"},  # an overwrite with the very same bytes
+        {"eTag": "ffffffffffffffffffffffffffffffff"},  # other bytes, same event position
+    ],
+    ids=["sequencer-alone", "etag-alone"],
+)
+def test_a_new_sequencer_or_a_new_etag_alone_gives_a_new_token(load_event, change):
+    assert token_of(first_upload(load_event)) != token_of(first_upload(load_event, **change))
+
+
+def test_with_a_version_id_the_version_alone_names_the_upload(load_event):
+    versioned = first_upload(load_event, versionId="v1")
+    assert token_of(versioned) == token_of(
+        first_upload(load_event, versionId="v1", sequencer="0062A1B2C3D4E5F6FF", eTag="ff")
+    )
+    assert token_of(versioned) != token_of(first_upload(load_event, versionId="v2"))
+
+
+def test_an_overwrite_with_the_same_bytes_starts_a_new_job(
+    start, rekognition, load_event, context, table
+):
+    event = load_event("s3_put_unicode_key.json")
+    video = VideoRef(BUCKET, UNICODE_KEY)
+    del event["Records"][0]["s3"]["object"]["versionId"]  # unversioned: ETag + sequencer
+    expect_start(rekognition, "job-1", version=None)
+    start.lambda_handler(copy.deepcopy(event), context)
+    first = table.get_video(video)["client_request_token"]
+
+    # Same ETag (same bytes), later sequencer: a new upload, a new token, a new job.
+    event["Records"][0]["s3"]["object"]["sequencer"] = "0062A1B2C3D4E5F6FF"
+    expect_start(rekognition, "job-2", version=None)
+    [started] = start.lambda_handler(event, context)["started"]
+
+    item = table.get_video(video)
+    assert (started["job_id"], item["job_id"]) == ("job-2", "job-2")
+    assert item["client_request_token"] != first
+
+
+@pytest.mark.parametrize("status", ["SUBMITTED", "SUCCEEDED", "FAILED"])
+def test_an_event_with_the_recorded_sequencer_never_calls_start_again(
+    start, rekognition, load_event, context, table, status
+):
+    event = load_event("s3_put_unicode_key.json")
+    video = VideoRef(BUCKET, UNICODE_KEY)
+    expect_start(rekognition, "job-1")
+    start.lambda_handler(copy.deepcopy(event), context)
+    if status != "SUBMITTED":
+        table.finish_job(video, "job-1", {"status": status})
+
+    # No response queued: a second Start (a second job, once Rekognition forgot the token)
+    # would fail the Stubber.
+    result = start.lambda_handler(copy.deepcopy(event), context)
+
+    assert (result["uploads"][0]["recorded"], result["started"]) == (False, [])
+    item = table.get_video(video)
+    assert (item["status"], item["job_id"]) == (status, "job-1")
 
 
 def test_an_older_event_arriving_late_does_not_replace_a_newer_job(

@@ -10,6 +10,7 @@ import pytest
 
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.config import Tuning
+from cameo_core.errors import RetryableError
 from cameo_core.keys import VideoRef, sequencer_order
 from cameo_core.results import finish_success, write_results
 from tests.support.fakes import detection
@@ -114,13 +115,17 @@ def test_duplicate_delivery_leaves_a_succeeded_video_alone(table: ResultsTable) 
     assert (current["status"], current["appearance_count"]) == ("SUCCEEDED", 3)
 
 
-def test_same_upload_with_a_new_job_replaces_the_old_job(table: ResultsTable) -> None:
-    # Rekognition's token memory lapsed and it started a second job: that one will report.
-    assert table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", "job-1"))
-    assert table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", "job-2"))
+@pytest.mark.parametrize("status", ["QUEUED", "SUBMITTED", "SUCCEEDED", "FAILED"])
+def test_an_event_with_the_recorded_sequencer_never_replaces_the_item(
+    table: ResultsTable, status: str
+) -> None:
+    # A redelivery, even carrying another job (Rekognition forgot the token), is a duplicate.
+    assert table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", "job-1", status=status))
+    assert not table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", "job-2"))
+    assert not table.record_upload(VIDEO, upload("0062E1A2B3C4D5E6F7", status="QUEUED"))
     current = table.get_video(VIDEO)
     assert current is not None
-    assert current["job_id"] == "job-2"
+    assert (current["job_id"], current["status"]) == ("job-1", status)
 
 
 def test_finish_job_applies_only_to_the_current_job(table: ResultsTable) -> None:
@@ -211,3 +216,89 @@ def test_gsis_find_a_celebritys_videos_by_id_and_by_any_spelling_of_the_name(
     assert by_name == by_id
     assert all(i["type"] == "summary" for i in table.videos_for_celebrity("bob"))
     assert list(table.videos_for_name("Nobody")) == []
+
+
+# -- UnprocessedItems ----------------------------------------------------------------------------
+
+
+class Unprocessing:
+    """DynamoDB Local (like moto) never answers with UnprocessedItems. This wrapper around its
+    client writes only part of each batch and hands the rest back as unprocessed, as DynamoDB
+    does under throttling: `held[n]` requests of call n (the last value repeats)."""
+
+    def __init__(self, client: Any, held: list[int]) -> None:
+        self._client = client
+        self._held = held
+        self.calls: list[int] = []  # requests in each BatchWriteItem call
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_write_item(self, RequestItems: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        ((name, requests),) = RequestItems.items()
+        held = min(self._held[min(len(self.calls), len(self._held) - 1)], len(requests))
+        self.calls.append(len(requests))
+        sent, unprocessed = requests[: len(requests) - held], requests[len(requests) - held :]
+        if sent:
+            self._client.batch_write_item(RequestItems={name: sent}, **kwargs)
+        return {"UnprocessedItems": {name: unprocessed} if unprocessed else {}}
+
+
+def appearance(i: int) -> dict[str, Any]:
+    return {"pk": VIDEO.pk, "sk": f"APPEARANCE#{i:012d}#c", "type": "appearance", "job_id": "j"}
+
+
+def test_unprocessed_items_are_retried_with_backoff_until_every_item_is_written(
+    ddb: Any, table_name: str
+) -> None:
+    # Given a table that leaves 10, then 5, then 0, then 3, then nothing unprocessed
+    client = Unprocessing(ddb, [10, 5, 0, 3, 0])
+    sleeps: list[float] = []
+    writer = ResultsTable(client, table_name).writer(base_delay_s=0.1, sleep=sleeps.append)
+
+    with writer:
+        for i in range(60):
+            writer.put(appearance(i))
+
+    # Then only the unprocessed requests were sent again, after a growing, jittered pause
+    assert client.calls == [25, 10, 5, 25, 3, 10]
+    assert len(sleeps) == 3
+    assert 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2 and 0 <= sleeps[2] <= 0.1
+    # And the count is exact: 60 written, 60 stored, none twice
+    assert writer.items_written == 60
+    stored = [item["sk"] for item in ResultsTable(ddb, table_name).appearances(VIDEO)]
+    assert stored == sorted({appearance(i)["sk"] for i in range(60)})
+
+
+def test_unprocessed_items_that_outlast_the_retries_are_raised_not_dropped(
+    ddb: Any, table_name: str
+) -> None:
+    client = Unprocessing(ddb, [1])  # one request of every call comes back
+    sleeps: list[float] = []
+    writer = ResultsTable(client, table_name).writer(max_attempts=3, sleep=sleeps.append)
+
+    with pytest.raises(RetryableError, match="1 items still unprocessed"):
+        for i in range(25):
+            writer.put(appearance(i))  # the 25th fills the batch, which is sent
+
+    assert client.calls == [25, 1, 1]
+    assert len(sleeps) == 2  # no pause after the last attempt: the error goes straight up
+    assert writer.items_written == 24
+    assert len(list(ResultsTable(ddb, table_name).appearances(VIDEO))) == 24
+
+
+def test_unprocessed_items_on_a_background_writer_fail_the_whole_write(
+    ddb: Any, table_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_results batches on background threads; an exhausted batch must not be lost
+    there: the results write raises (and the platform retries the completion)."""
+    monkeypatch.setattr("cameo_core.adapters.table.time.sleep", lambda _s: None)
+    table = ResultsTable(Unprocessing(ddb, [2]), table_name)
+    table.record_upload(VIDEO, upload("0A", "job-1"))
+    detections = [detection(t * 5_000, f"c{t % 7}", f"Celeb {t % 7}") for t in range(40)]
+
+    with pytest.raises(RetryableError, match="unprocessed"):
+        write_results(VIDEO, "job-1", pages_of(detections), table, TUNING)
+
+    current = table.get_video(VIDEO)
+    assert current is not None and current["status"] == "SUBMITTED"

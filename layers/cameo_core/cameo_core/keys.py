@@ -65,6 +65,16 @@ def video_digest(video: VideoRef) -> str:
     return _digest(video.bucket, video.key)[:20]
 
 
+def video_index_key(video: VideoRef) -> str:
+    """The video in a GSI sort key (ByCelebrity, ByName): `VIDEO#<sha-256 of bucket+key>`.
+
+    The URI itself can reach 1,099 bytes (a 63-character bucket and a 1,024-byte key), past
+    DynamoDB's 1,024-byte limit on a sort key, so the index holds a digest and the item keeps
+    the URI in its `video` attribute. (The table's pk keeps the URI: a partition key may
+    hold 2,048 bytes.)"""
+    return f"VIDEO#{_digest(video.bucket, video.key)}"
+
+
 def job_tag(video: VideoRef) -> str:
     """`cameo:<digest of bucket+key>:<readable tail of the key>`.
 
@@ -87,6 +97,13 @@ def client_request_token(video: VideoRef, revision: str) -> str:
 
 def sequencer_order(sequencer: str | None) -> str:
     return (sequencer or "").upper().rjust(_SEQUENCER_WIDTH, "0")
+
+
+def sequencer_after(sequencer: str | None) -> str:
+    """A sequencer that orders just after `sequencer` and before any later S3 event's: for a
+    record that must follow the tombstone written for the same event (an erase, then the
+    re-queue of the version that the delete made current again)."""
+    return sequencer_order(sequencer) + "1"
 
 
 # -- the backlog ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,13 +27,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from cameo_core.adapters.archive import RawArchive, decode
-from cameo_core.adapters.rekognition import API, CelebrityJobs
+from cameo_core.adapters.rekognition import API, CelebrityJobs, JobStatus
 from cameo_core.adapters.table import BatchWriter, ResultsTable
 from cameo_core.background import Background
 from cameo_core.clients import client
 from cameo_core.config import ResultsConfig, Tuning
-from cameo_core.errors import PaginationExpired, ResultsExpired, RetryableError
-from cameo_core.keys import VideoRef, appearance_sk, celebrity_sk, job_tag_matches, name_key
+from cameo_core.errors import CameoError, PaginationExpired, ResultsExpired, RetryableError
+from cameo_core.keys import (
+    VideoRef,
+    appearance_sk,
+    celebrity_sk,
+    job_tag_matches,
+    name_key,
+    video_index_key,
+)
 from cameo_core.normalize import Appearance, AppearanceBuilder, CelebritySummary, Summaries
 from cameo_core.observability import logger, metrics
 
@@ -152,9 +160,9 @@ def summary_item(
         "pk": video.pk,
         "sk": celebrity_sk(celebrity.id),
         "gsi1pk": celebrity_sk(celebrity.id),
-        "gsi1sk": video.pk,
+        "gsi1sk": video_index_key(video),
         "gsi2pk": name_key(celebrity.name),
-        "gsi2sk": video.pk,
+        "gsi2sk": video_index_key(video),
         "type": "summary",
         "schema_version": SCHEMA_VERSION,
         "video": video.uri,
@@ -173,6 +181,11 @@ def summary_item(
 
 
 PageSource = Callable[[], Iterable[dict[str, Any]]]
+
+
+class JobFailed(CameoError):
+    """A result page says FAILED although the notification said SUCCEEDED: Rekognition's own
+    answer decides, and the job is recorded FAILED with its message."""
 
 
 class JobPages:
@@ -211,6 +224,8 @@ class JobPages:
                     logger.info("resuming paging", extra={"pages_replayed": index})
                     metrics.add_metric(name="PagesReplayed", unit=MetricUnit.Count, value=index)
             for page in self._jobs.pages(self._job_id, start_token=token):
+                if page.get("JobStatus") == "FAILED":
+                    raise JobFailed(str(page.get("StatusMessage") or "Rekognition: FAILED"))
                 index += 1
                 self.fetched += 1
                 upload = pool.submit(self._archive.put_page, self._video, self._job_id, index, page)
@@ -295,6 +310,17 @@ def write_results(
     raise AssertionError("unreachable")
 
 
+@contextmanager
+def _one_pass(pages: PageSource) -> Iterator[Iterator[dict[str, Any]]]:
+    iterator = iter(pages())
+    try:
+        yield iterator
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
 def _write_pass(
     video: VideoRef,
     job_id: str,
@@ -310,13 +336,16 @@ def _write_pass(
     metadata: Mapping[str, Any] | None = None
     count = 0
     writer = _KeyTrackingWriter(table.writer(background=batches), track_keys)
-    for page in pages():
-        count += 1
-        metadata = page.get("VideoMetadata") or metadata
-        for appearance in builder.feed(page.get("Celebrities") or []):
-            writer.put(appearance_item(video, job_id, appearance))
-            summaries.add(appearance)
-            appearances += 1
+    # Closed on any error, so the page source's archive upload in flight ends before the
+    # caller cleans up (a traceback would otherwise keep the generator, and its upload, alive).
+    with _one_pass(pages) as source:
+        for page in source:
+            count += 1
+            metadata = page.get("VideoMetadata") or metadata
+            for appearance in builder.feed(page.get("Celebrities") or []):
+                writer.put(appearance_item(video, job_id, appearance))
+                summaries.add(appearance)
+                appearances += 1
     for appearance in builder.close():
         writer.put(appearance_item(video, job_id, appearance))
         summaries.add(appearance)
@@ -381,10 +410,9 @@ def process_completion(
         raise RetryableError(f"{video.uri} is {current.get('status')}; job {job_id} may be its own")
     if current.get("job_id") != job_id:
         # An older job finishing late, or a video deleted meanwhile: never overwrite. What this
-        # job may have written before it was superseded (a crashed attempt) goes too.
-        table.delete_results(video, keep=lambda item: item.get("job_id") != job_id)
-        if current.get("status") == "ERASED":
-            archive.erase_job(video, job_id)
+        # job may have written before it was superseded (a crashed attempt) goes too, pages
+        # included: nothing reads a job that is not current.
+        discard_job(video, job_id, table, archive)
         logger.info("completion for a job that is no longer current", extra={"job_id": job_id})
         metrics.add_metric(name="StaleCompletions", unit=MetricUnit.Count, value=1)
         return Outcome(video.uri, job_id, "IGNORED", reason="job is no longer current")
@@ -398,27 +426,68 @@ def process_completion(
         return Outcome(video.uri, job_id, "IGNORED", reason=f"already {state}")
 
     if completion.status != "SUCCEEDED":
+        # The notification is a hint; the job's own status decides (they can disagree when a
+        # notification is re-announced, replayed from a queue, or hand-made).
         try:
-            reason = jobs.status_message(job_id)
-        except (ResultsExpired, PaginationExpired, RetryableError):
-            reason = None
-        return _fail(video, job_id, reason or f"Rekognition reported {completion.status}", table)
+            job: JobStatus | None = jobs.job_status(job_id)
+        except ResultsExpired:
+            job = None
+        if job is not None and job.status == "IN_PROGRESS":
+            raise RetryableError(f"{video.uri}: notified {completion.status}, job still running")
+        if job is None or job.status != "SUCCEEDED":
+            reason = (job.message if job else None) or f"Rekognition reported {completion.status}"
+            return _fail(video, job_id, reason, table, archive)
+        logger.warning(
+            "notification disagrees with the job; the job's SUCCEEDED wins",
+            extra={"job_id": job_id, "notified": completion.status},
+        )
+        metrics.add_metric(name="StatusMismatches", unit=MetricUnit.Count, value=1)
 
     pages = JobPages(video, job_id, jobs, archive)
     try:
-        result = write_results(video, job_id, pages, table, tuning)
+        with _discard_if_superseded(video, job_id, table, archive):
+            result = write_results(video, job_id, pages, table, tuning)
     except ResultsExpired:
         reason = "Rekognition no longer has this job's results (they expire after ~7 days)"
-        return _fail(video, job_id, reason, table)
+        return _fail(video, job_id, reason, table, archive)
+    except JobFailed as exc:
+        return _fail(video, job_id, str(exc), table, archive)
     finally:
         metrics.add_metric(name="PagesFetched", unit=MetricUnit.Count, value=pages.fetched)
 
     if not finish_success(video, job_id, result, table):
-        # A newer upload (or a delete) took over while we wrote: remove what this job wrote.
-        table.delete_results(video, keep=lambda item: item.get("job_id") != job_id)
+        # A newer upload (or a delete) took over while we wrote: remove what this job wrote,
+        # items and archived pages (an erase that ran meanwhile could not see them all).
+        discard_job(video, job_id, table, archive)
         return Outcome(video.uri, job_id, "IGNORED", reason="superseded while writing")
     metrics.add_metric(name="AppearancesWritten", unit=MetricUnit.Count, value=result.appearances)
     return Outcome.succeeded(video, job_id, result, replayed=pages.replayed)
+
+
+def discard_job(video: VideoRef, job_id: str, table: ResultsTable, archive: RawArchive) -> None:
+    """Remove everything `job_id` wrote for the video: its items, then its archived pages.
+
+    Every writer calls this after a conditional write on the video item has shown the job is
+    no longer current. Its own writes all happened before that check, so this sees them all,
+    whatever an erase running meanwhile saw.
+    """
+    table.delete_results(video, keep=lambda item: item.get("job_id") != job_id)
+    archive.erase_job(video, job_id)
+
+
+@contextmanager
+def _discard_if_superseded(
+    video: VideoRef, job_id: str, table: ResultsTable, archive: RawArchive
+) -> Iterator[None]:
+    """On any failure while writing, check (one read) whether the job is still current; if a
+    delete or a newer upload took over, remove what was written before the error goes on."""
+    try:
+        yield
+    except Exception:
+        current = table.get_video(video)
+        if current is None or current.get("job_id") != job_id:
+            discard_job(video, job_id, table, archive)
+        raise
 
 
 def _remove_other_results(video: VideoRef, job_id: str, state: str, table: ResultsTable) -> None:
@@ -430,11 +499,19 @@ def _remove_other_results(video: VideoRef, job_id: str, state: str, table: Resul
         table.delete_results(video)
 
 
-def _fail(video: VideoRef, job_id: str, reason: str, table: ResultsTable) -> Outcome:
+def _fail(
+    video: VideoRef, job_id: str, reason: str, table: ResultsTable, archive: RawArchive
+) -> Outcome:
     if table.finish_job(
         video, job_id, {"status": "FAILED", "reason": reason, "completed_at": _now()}
     ):
         _remove_other_results(video, job_id, "FAILED", table)
+    else:
+        # Superseded (or erased) meanwhile: what a partial attempt wrote must not stay.
+        table.delete_results(video, keep=lambda item: item.get("job_id") != job_id)
+    # A FAILED or superseded job is never shown or reprocessed: the pages a partial attempt
+    # archived go too.
+    archive.erase_job(video, job_id)
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     return Outcome(video.uri, job_id, "FAILED", reason=reason)
 
@@ -446,6 +523,12 @@ def reprocess(video: VideoRef, table: ResultsTable, archive: RawArchive, tuning:
     leaves pages 1..k, and normalizing those would record truncated results as SUCCEEDED.
     """
     current = table.get_video(video)
+    if current and current.get("status") == "ERASED":
+        # Finish what an erase interrupted (a reprocess killed after the tombstone): an erased
+        # video keeps nothing face-derived. Every job's items and pages go.
+        table.delete_results(video)
+        archive.erase(video)
+        raise LookupError(f"{video.uri} was erased; nothing to reprocess")
     if not current or not current.get("job_id"):
         raise LookupError(f"{video.uri} has no job to reprocess")
     job_id = str(current["job_id"])
@@ -460,15 +543,18 @@ def reprocess(video: VideoRef, table: ResultsTable, archive: RawArchive, tuning:
         raise LookupError(f"no archived pages for {video.uri} job {job_id}")
     if last.get("NextToken"):
         raise LookupError(f"the archive of {video.uri} job {job_id} is incomplete")
-    result = write_results(
-        video, job_id, lambda: archive.pages(video, job_id), table, tuning, track_keys=True
-    )
-    # New tuning can split or merge appearances differently: this job's items that this pass
-    # did not write are leftovers of its previous normalization.
-    table.delete_results(
-        video, keep=lambda item: item.get("job_id") != job_id or item["sk"] in result.written
-    )
+    with _discard_if_superseded(video, job_id, table, archive):
+        result = write_results(
+            video, job_id, lambda: archive.pages(video, job_id), table, tuning, track_keys=True
+        )
+        # New tuning can split or merge appearances differently: this job's items that this
+        # pass did not write are leftovers of its previous normalization.
+        table.delete_results(
+            video, keep=lambda item: item.get("job_id") != job_id or item["sk"] in result.written
+        )
     if not finish_success(video, job_id, result, table):
+        # Erased or re-uploaded while we wrote: this job's items (just written) and pages go.
+        discard_job(video, job_id, table, archive)
         raise LookupError(f"{video.uri} was superseded while reprocessing")
     return Outcome.succeeded(video, job_id, result)
 

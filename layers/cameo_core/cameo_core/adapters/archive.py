@@ -28,6 +28,18 @@ def decode(body: bytes) -> dict[str, Any]:
     return page
 
 
+# S3 allows 2 KB of user metadata in all; an escaped 1,024-byte key can be six times longer.
+_METADATA_VALUE_MAX = 1024
+
+
+def _shown(video: VideoRef) -> str:
+    """The URI for people listing the archive (ASCII, as S3 metadata must be), cut to fit."""
+    shown = video.uri.encode("ascii", "backslashreplace").decode()
+    if len(shown) <= _METADATA_VALUE_MAX:
+        return shown
+    return shown[: _METADATA_VALUE_MAX - 3] + "..."
+
+
 def page_key(video: VideoRef, job_id: str, index: int) -> str:
     return f"{video_prefix(video)}{job_id}/page-{index:05d}.json.gz"
 
@@ -48,7 +60,7 @@ class RawArchive:
             Body=body,
             ContentType="application/json",
             ContentEncoding="gzip",
-            Metadata={"video": video.uri.encode("ascii", "backslashreplace").decode()},
+            Metadata={"video": _shown(video)},
         )
 
     def _keys(self, prefix: str) -> Iterator[str]:

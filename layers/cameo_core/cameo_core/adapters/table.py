@@ -130,10 +130,11 @@ class BatchWriter:
                 self.requests += 1
                 self.items_written += len(requests) - len(unprocessed)
             requests = unprocessed
-            if requests:
+            if requests and attempt + 1 < self._max_attempts:
                 # Full jitter: spreads retries of many writers competing for the same partition.
                 self._sleep(random.uniform(0, self._base_delay_s * 2**attempt))
         if requests:
+            # Raised, never dropped: the caller's retry rewrites them (keys are deterministic).
             raise RetryableError(f"{len(requests)} items still unprocessed after retries")
 
     def __enter__(self) -> BatchWriter:
@@ -214,8 +215,10 @@ class ResultsTable:
     def record_upload(self, video: VideoRef, fields: Mapping[str, Any]) -> bool:
         """Write the video item for a new upload event; False if it is stale or a duplicate.
 
-        The newer upload wins (greater S3 sequencer), and a redelivery of an event that already
-        started job J never resets J's progress.
+        Only a newer upload wins (a strictly greater S3 sequencer). An event with the recorded
+        sequencer is a redelivery, whatever the item holds: it never replaces the item, so it
+        can never lead to a second Start (which, once Rekognition has forgotten the token,
+        would pay for a second job and hide the finished one's results).
         """
         item = {
             "pk": video.pk,
@@ -226,23 +229,15 @@ class ResultsTable:
             "key": video.key,
             **fields,
         }
-        names = {"#seq": "sequencer_order"}
-        values: dict[str, Any] = {":seq": item["sequencer_order"]}
-        # Same sequencer and same job is a duplicate delivery: leave the item (it may already
-        # be SUCCEEDED). Same sequencer but a new job only happens once Rekognition's token
-        # memory has lapsed; the new job is then the one that will report, so it wins.
-        condition = "attribute_not_exists(pk) OR attribute_not_exists(#seq) OR #seq < :seq"
-        if item.get("job_id"):
-            condition += " OR (#seq = :seq AND (attribute_not_exists(#job) OR #job <> :job))"
-            names["#job"] = "job_id"
-            values[":job"] = item["job_id"]
         return _conditional(
             self._client.put_item,
             TableName=self.name,
             Item=serialize(item),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=serialize(values),
+            ConditionExpression=(
+                "attribute_not_exists(pk) OR attribute_not_exists(#seq) OR #seq < :seq"
+            ),
+            ExpressionAttributeNames={"#seq": "sequencer_order"},
+            ExpressionAttributeValues=serialize({":seq": item["sequencer_order"]}),
         )
 
     def finish_job(self, video: VideoRef, job_id: str, fields: Mapping[str, Any]) -> bool:
