@@ -1,9 +1,10 @@
 """`cameo video | celebrity | at | status | reprocess`: read (and re-derive) results.
 
-Everything goes through cameo_core's adapters, so the CLI reads exactly what the functions
-wrote. Endpoints come only from boto3's standard AWS_ENDPOINT_URL_* variables; --profile and
---region pick the session. boto3 and the layer's results module (Powertools) are imported inside
-the commands, so `cameo --help` stays fast.
+What a reader sees is decided by cameo_core.read (only the current, finished job's items), the
+module the HTTP API uses too, so the two cannot disagree; this module only lays its answers out.
+Endpoints come only from boto3's standard AWS_ENDPOINT_URL_* variables; --profile and --region
+pick the session. boto3 and the layer (Powertools, for `reprocess`) are imported inside the
+commands, so `cameo --help` stays fast.
 
 The JSON shapes built here are a documented contract (docs/cli.md): keys are always present
 (null when unknown) and lists have a fixed order.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -21,55 +22,19 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from cameo_cli.timefmt import format_ms, parse_position
-from cameo_core.keys import APPEARANCE_PREFIX, VideoRef
+from cameo_core.keys import VideoRef
 
 if TYPE_CHECKING:
     from cameo_core.adapters.table import ResultsTable
+    from cameo_core.read import OnScreen, Timeline
 
 TABLE_ENV = ("TABLE_NAME", "CAMEO_TABLE")
 
-# Exit codes: 1 = nothing to show or AWS said no; 2 = the command line itself is wrong.
+# Exit codes: 1 = nothing to show or AWS said no; 2 = the command line itself is wrong;
+# 3 = the table holds items of a schema_version this cameo does not know (upgrade cameo).
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
-
-APPEARANCE_FIELDS = (
-    "celebrity_id",
-    "name",
-    "start_ms",
-    "end_ms",
-    "duration_ms",
-    "detections",
-    "max_confidence",
-    "mean_confidence",
-    "known_gender",
-    "urls",
-    "bounding_box",
-)
-STATUS_FIELDS = (
-    "video",
-    "bucket",
-    "key",
-    "status",
-    "reason",
-    "job_id",
-    "job_tag",
-    "size",
-    "etag",
-    "version_id",
-    "queued_at",
-    "waited_s",
-    "queue_position",
-    "waiting_reason",
-    "duration_minutes",
-    "estimated_cost_usd",
-    "submitted_at",
-    "completed_at",
-    "erased_at",
-    "appearance_count",
-    "celebrity_count",
-    "detection_count",
-    "video_metadata",
-)
+EXIT_SCHEMA = 3
 
 
 class CliError(Exception):
@@ -163,11 +128,14 @@ def _expected_errors(target: Target) -> Iterator[None]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from cameo_core.errors import CameoError
+    from cameo_core.read import SchemaVersionError
 
     try:
         yield
     except CliError as exc:
         _fail(str(exc), exc.code)
+    except SchemaVersionError as exc:
+        _fail(str(exc), EXIT_SCHEMA)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", "")
@@ -180,7 +148,9 @@ def _expected_errors(target: Target) -> Iterator[None]:
         _fail(str(exc), EXIT_NOT_FOUND)
 
 
-_TABLE_OPERATIONS = frozenset({"GetItem", "Query", "UpdateItem", "BatchWriteItem", "PutItem"})
+_TABLE_OPERATIONS = frozenset(
+    {"GetItem", "BatchGetItem", "Query", "UpdateItem", "BatchWriteItem", "PutItem"}
+)
 
 
 def _print_json(document: Mapping[str, Any]) -> None:
@@ -188,92 +158,36 @@ def _print_json(document: Mapping[str, Any]) -> None:
 
 
 # -- JSON views (the documented contract) -----------------------------------------------------
+# What to show comes from cameo_core.read (the same module the HTTP API uses); these only lay
+# its answers out as the CLI's documents.
 
 
-def _float(value: Any) -> float | None:
-    # DynamoDB hands back 99 for 99.0; JSON readers should always see a float here.
-    return None if value is None else float(value)
+def _results_document(video: VideoRef, view: Callable[[], Timeline | OnScreen]) -> dict[str, Any]:
+    """The head every per-video document shares, plus `appearances` from `view()`: the current
+    finished job's, or [] with `ready: false` and why when there is none to show."""
+    from cameo_core import read
 
-
-def appearance_view(item: Mapping[str, Any]) -> dict[str, Any]:
-    view = {name: item.get(name) for name in APPEARANCE_FIELDS}
-    view["duration_ms"] = int(item["end_ms"]) - int(item["start_ms"])
-    view["max_confidence"] = _float(item.get("max_confidence"))
-    view["mean_confidence"] = _float(item.get("mean_confidence"))
-    view["urls"] = list(item.get("urls") or [])
-    box = item.get("bounding_box")
-    view["bounding_box"] = {k: float(v) for k, v in box.items()} if box else None
-    return view
-
-
-def _sorted_appearances(items: Iterator[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    views = [appearance_view(item) for item in items]
-    return sorted(views, key=lambda a: (a["start_ms"], a["end_ms"], a["celebrity_id"]))
-
-
-def status_view(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: item.get(name) for name in STATUS_FIELDS}
-
-
-def celebrity_view(celebrity_id: str, summaries: list[Mapping[str, Any]]) -> dict[str, Any]:
-    videos = sorted(
-        (
-            {
-                "video": s["video"],
-                "screen_time_ms": s.get("screen_time_ms"),
-                "appearances": s.get("appearances"),
-                "first_seen_ms": s.get("first_seen_ms"),
-                "last_seen_ms": s.get("last_seen_ms"),
-                "best_confidence": _float(s.get("best_confidence")),
-            }
-            for s in summaries
-        ),
-        key=lambda v: v["video"],
-    )
+    try:
+        answer = view()
+    except read.NotReady as exc:
+        return {
+            "video": video.uri,
+            "status": exc.status.status,
+            "reason": exc.status.reason,
+            "job_id": exc.status.job_id,
+            "ready": False,
+            "note": str(exc),
+            "appearances": [],
+        }
     return {
-        "celebrity_id": celebrity_id,
-        "name": summaries[0].get("name"),
-        "total_screen_time_ms": sum(v["screen_time_ms"] or 0 for v in videos),
-        "videos": videos,
+        "video": video.uri,
+        "status": read.FINISHED,
+        "reason": None,
+        "job_id": answer.job_id,
+        "ready": True,
+        "note": None,
+        "appearances": [a.as_dict() for a in answer.appearances],
     }
-
-
-def _video_item(table: ResultsTable, video: VideoRef) -> dict[str, Any]:
-    item = table.get_video(video)
-    if item is None:
-        raise CliError(f"no record of {video.uri} in table {table.name!r}")
-    return item
-
-
-def on_screen_items(
-    dynamodb: Any, table_name: str, video: VideoRef, at_ms: int
-) -> Iterator[dict[str, Any]]:
-    """Appearances with start_ms <= at_ms <= end_ms.
-
-    The sort key carries the zero-padded start, so the key condition reads only appearances
-    that started by `at_ms` ('$' sorts right after the '#' that follows the start), and the
-    filter keeps those still running.
-    """
-    from cameo_core.adapters.table import deserialize, serialize
-
-    paginator = dynamodb.get_paginator("query")
-    pages = paginator.paginate(
-        TableName=table_name,
-        KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
-        FilterExpression="end_ms >= :at",
-        ExpressionAttributeValues=serialize(
-            {
-                ":pk": video.pk,
-                ":low": APPEARANCE_PREFIX,
-                ":high": f"{APPEARANCE_PREFIX}{at_ms:012d}$",
-                ":at": at_ms,
-            }
-        ),
-        ConsistentRead=True,
-    )
-    for page in pages:
-        for raw in page.get("Items", []):
-            yield deserialize(raw)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -287,18 +201,12 @@ def video(
     as_json: JsonOpt = False,
 ) -> None:
     """The video's appearances as a timeline: who, from, to, for how long."""
+    from cameo_core import read
+
     target = Target(table, profile, region)
     with _expected_errors(target):
         results = target.results_table()
-        item = _video_item(results, video)
-        appearances = _sorted_appearances(results.appearances(video))
-    document = {
-        "video": video.uri,
-        "status": item.get("status"),
-        "reason": item.get("reason"),
-        "job_id": item.get("job_id"),
-        "appearances": appearances,
-    }
+        document = _results_document(video, lambda: read.appearances(results, video))
     if as_json:
         _print_json(document)
         return
@@ -317,32 +225,34 @@ def celebrity(
     as_json: JsonOpt = False,
 ) -> None:
     """The videos a celebrity appears in, with screen time (a GSI Query, never a Scan)."""
+    from cameo_core import read
+
     target = Target(table, profile, region)
     with _expected_errors(target):
         results = target.results_table()
         # An id is exact, so it wins; names are matched case- and space-insensitively.
-        items = list(results.videos_for_celebrity(name_or_id))
-        if not items:
-            items = list(results.videos_for_name(name_or_id))
-        if not items:
-            raise CliError(f"no celebrity with id or name {name_or_id!r} in {results.name!r}")
-    by_id: dict[str, list[Mapping[str, Any]]] = {}
-    for item in items:
-        by_id.setdefault(str(item["celebrity_id"]), []).append(item)
-    # A name can belong to several Rekognition ids (two actors of the same name): never merge
-    # them. The one with the most screen time fills the contract's keys, the others follow.
-    matches = sorted(
-        (celebrity_view(cid, by_id[cid]) for cid in by_id),
-        key=lambda m: (-m["total_screen_time_ms"], m["celebrity_id"]),
-    )
-    document = {**matches[0], "other_matches": matches[1:]}
+        try:
+            matches: tuple[read.CelebrityVideos, ...] = (
+                read.videos_for_celebrity(results, name_or_id),
+            )
+        except read.NotFound:
+            try:
+                matches = read.celebrities_by_name(results, name_or_id)
+            except read.NotFound:
+                raise CliError(
+                    f"no celebrity with id or name {name_or_id!r} in {results.name!r}"
+                ) from None
+    # A name can belong to several Rekognition ids (two actors of the same name): never merged.
+    # The one with the most screen time fills the contract's keys, the others follow.
+    views = [match.as_dict() for match in matches]
+    document = {**views[0], "other_matches": views[1:]}
     if as_json:
         _print_json(document)
         return
     from cameo_cli import render
 
-    for match in matches:
-        render.celebrity(match)
+    for view in views:
+        render.celebrity(view)
 
 
 def at(
@@ -361,20 +271,14 @@ def at(
     as_json: JsonOpt = False,
 ) -> None:
     """Who is on screen at a given moment (start <= moment <= end)."""
+    from cameo_core import read
+
     target = Target(table, profile, region)
     with _expected_errors(target):
         results = target.results_table()
-        item = _video_item(results, video)
-        appearances = _sorted_appearances(
-            on_screen_items(target.dynamodb, results.name, video, position)
-        )
-    document = {
-        "video": video.uri,
-        "status": item.get("status"),
-        "at_ms": position,
-        "at": format_ms(position),
-        "appearances": appearances,
-    }
+        head = _results_document(video, lambda: read.on_screen(results, video, position))
+    appearances = head.pop("appearances")
+    document = {**head, "at_ms": position, "at": format_ms(position), "appearances": appearances}
     if as_json:
         _print_json(document)
         return
@@ -391,19 +295,11 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """The video's processing status: job, reason, times and counts."""
+    from cameo_core import read
+
     target = Target(table, profile, region)
     with _expected_errors(target):
-        results = target.results_table()
-        item = _video_item(results, video)
-        document = status_view(item)
-        if item.get("status") == "QUEUED" and item.get("gsi3sk"):
-            # How long it has waited, and how many uploads wait ahead of it (a keys-only count
-            # on the backlog index).
-            from datetime import UTC, datetime
-
-            queued = datetime.fromisoformat(str(item["queued_at"]))
-            document["waited_s"] = round((datetime.now(UTC) - queued).total_seconds(), 1)
-            document["queue_position"] = results.backlog_count("QUEUED", ahead_of=item["gsi3sk"])
+        document = read.video_status(target.results_table(), video).as_dict()
     if as_json:
         _print_json(document)
         return

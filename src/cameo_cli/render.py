@@ -64,6 +64,10 @@ def video(document: Mapping[str, Any]) -> None:
     console = _console()
     console.print(Text(str(document["video"]), style="bold"))
     console.print(_status_line(document))
+    if not document.get("ready", True):
+        # No finished current job: say why rather than print an empty timeline.
+        console.print(Text(f"no appearances to show: {document['note']}"))
+        return
     appearances = document["appearances"]
     if not appearances:
         console.print("no appearances")
@@ -74,10 +78,11 @@ def video(document: Mapping[str, Any]) -> None:
 def at(document: Mapping[str, Any]) -> None:
     console = _console()
     console.print(Text(f"{document['video']} at {document['at']}", style="bold"))
+    if not document.get("ready", True):
+        console.print(Text(f"nobody to show: {document['note']}"))
+        return
     if not document["appearances"]:
-        status = document.get("status")
-        suffix = "" if status == "SUCCEEDED" else f" (video status: {status})"
-        console.print(Text(f"nobody on screen{suffix}"))
+        console.print(Text("nobody on screen"))
         return
     console.print(_appearance_table("On screen", document["appearances"]))
 

@@ -14,7 +14,8 @@ from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.config import Tuning
 from cameo_core.keys import VideoRef, sequencer_order
-from cameo_core.results import API, Completion, process_completion
+from cameo_core.normalize import Summaries, normalize
+from cameo_core.results import API, Completion, appearance_item, process_completion, summary_item
 from tests.support import fakes
 
 BUCKET = "cameo-videos-local"
@@ -140,6 +141,35 @@ class World:
         )
         assert outcome.status == status
         return outcome.as_dict()
+
+    def write_job_items(
+        self,
+        video: VideoRef,
+        job_id: str,
+        pages: list[dict[str, Any]],
+        *,
+        first: int | None = None,
+        **overrides: Any,
+    ) -> int:
+        """Write the items the results function writes for `pages` under `job_id` (its own
+        builders), without finishing the job: what a running or crashed attempt leaves behind.
+
+        `first=n` keeps only the first n appearances and no summaries (they are written last),
+        a job cut off mid-write. `overrides` are set on every item. Returns the items written.
+        """
+        tuning = Tuning()
+        detections = [d for page in pages for d in page["Celebrities"]]
+        found = normalize(detections, tuning.merge_gap_ms, tuning.min_confidence)
+        items = [appearance_item(video, job_id, a) for a in found[:first]]
+        if first is None:
+            summaries = Summaries()
+            for appearance in found:
+                summaries.add(appearance)
+            items += [summary_item(video, job_id, s) for s in summaries]
+        with self.table.writer() as writer:
+            for item in items:
+                writer.put({**item, **overrides})
+        return len(items)
 
 
 @dataclass

@@ -12,6 +12,9 @@ BEZOS_VIDEOS = [
         "first_seen_ms": 1000,
         "last_seen_ms": 10500,
         "best_confidence": 99.5,
+        "job_id": "job-a",
+        "duration_ms": 65_000,
+        "share_of_runtime": round(1500 / 65_000, 4),
     },
     {
         "video": VIDEO_B.uri,
@@ -20,6 +23,9 @@ BEZOS_VIDEOS = [
         "first_seen_ms": 60000,
         "last_seen_ms": 61000,
         "best_confidence": 99.0,
+        "job_id": "job-b",
+        "duration_ms": 65_000,
+        "share_of_runtime": round(1000 / 65_000, 4),
     },
 ]
 
@@ -38,7 +44,8 @@ def test_celebrity_by_id_queries_the_by_celebrity_index(cli, seeded, spy) -> Non
         "videos": BEZOS_VIDEOS,
         "other_matches": [],
     }
-    assert spy.calls == [("Query", "ByCelebrity")]
+    # One index query, then each video's own item: which of its jobs is the finished one.
+    assert spy.calls == [("Query", "ByCelebrity"), ("GetItem", None), ("GetItem", None)]
 
 
 def test_celebrity_by_name_falls_back_to_the_by_name_index(cli, seeded, spy) -> None:
@@ -50,7 +57,10 @@ def test_celebrity_by_name_falls_back_to_the_by_name_index(cli, seeded, spy) -> 
     assert document["celebrity_id"] == BEZOS
     assert document["name"] == "Jeff Bezos"
     assert document["videos"] == BEZOS_VIDEOS
-    assert spy.calls == [("Query", "ByCelebrity"), ("Query", "ByName")]
+    assert [call for call in spy.calls if call[0] == "Query"] == [
+        ("Query", "ByCelebrity"),
+        ("Query", "ByName"),
+    ]
     assert "Scan" not in spy.operations
 
 

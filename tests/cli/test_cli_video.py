@@ -23,6 +23,7 @@ def test_video_json_lists_appearances_sorted_by_start(cli, seeded) -> None:
     assert document["video"] == VIDEO_A.uri
     assert document["status"] == "SUCCEEDED"
     assert document["job_id"] == "job-a"
+    assert (document["ready"], document["note"]) == (True, None)
     timeline = [
         (a["celebrity_id"], a["name"], a["start_ms"], a["end_ms"], a["detections"])
         for a in document["appearances"]
@@ -82,6 +83,8 @@ def test_video_json_of_a_pending_job_has_no_appearances(cli, seeded) -> None:
         "status": "SUBMITTED",
         "reason": None,
         "job_id": "job-pending",
+        "ready": False,
+        "note": f"{PENDING.uri} is SUBMITTED (job job-pending): no results until it finishes",
         "appearances": [],
     }
 

@@ -110,12 +110,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+# The shape of the face-derived items below. Bump it with any change a reader must know about,
+# and teach cameo_core.read (KNOWN_SCHEMA_VERSIONS) first: readers refuse versions they don't know.
+SCHEMA_VERSION = 1
+
+
 def appearance_item(video: VideoRef, job_id: str, appearance: Appearance) -> dict[str, Any]:
     celebrity = appearance.celebrity
     return {
         "pk": video.pk,
         "sk": appearance_sk(appearance.start_ms, celebrity.id),
         "type": "appearance",
+        "schema_version": SCHEMA_VERSION,
         "video": video.uri,
         "job_id": job_id,
         "celebrity_id": celebrity.id,
@@ -141,6 +147,7 @@ def summary_item(video: VideoRef, job_id: str, summary: CelebritySummary) -> dic
         "gsi2pk": name_key(celebrity.name),
         "gsi2sk": video.pk,
         "type": "summary",
+        "schema_version": SCHEMA_VERSION,
         "video": video.uri,
         "job_id": job_id,
         "celebrity_id": celebrity.id,
