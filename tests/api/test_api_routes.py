@@ -82,7 +82,8 @@ def test_status_filter_and_limit_page_through_with_an_opaque_cursor(
         "/videos?status=RUNNING",
         "/videos?next_token=not-a-cursor",
         # Well-formed base64url JSON, but not a key the index could have produced.
-        "/videos?next_token=" + encode_cursor(
+        "/videos?next_token="
+        + encode_cursor(
             {"pk": "VIDEO#s3://b/k", "sk": "APPEARANCE#1", "gsi4pk": "VIDEOS", "gsi4sk": "x"}
         ),
     ],
@@ -158,7 +159,10 @@ def test_cast_is_sorted_by_screen_time_with_share_of_runtime(
     get: Get, videos: dict[str, VideoRef]
 ) -> None:
     cast = get(f"/videos/{vid(videos['red_carpet'])}/cast").json["cast"]
-    assert [(m["celebrity_id"], m["screen_time_ms"]) for m in cast] == [(BEZOS, 1500), (SWIFT, 1000)]
+    assert [(m["celebrity_id"], m["screen_time_ms"]) for m in cast] == [
+        (BEZOS, 1500),
+        (SWIFT, 1000),
+    ]
     bezos = cast[0]
     assert bezos["share_of_runtime"] == pytest.approx(1500 / DURATION_MS, abs=1e-4)
     assert (bezos["first_seen_ms"], bezos["last_seen_ms"], bezos["appearances"]) == (

@@ -33,6 +33,7 @@ from cameo_core.api.ids import (
     encode_cursor,
     parse_uri,
     parse_video_id,
+    video_id,
 )
 from cameo_core.errors import ConfigError
 from cameo_core.keys import VideoRef
@@ -46,6 +47,10 @@ MAX_MS = 999_999_999_999
 MEDIA_URL_SECONDS = 3600
 MAX_NAME_LENGTH = 200
 _TABLE_MENTION = re.compile(r" in (table )?'[^']*'$")
+# The documented examples (docs/openapi.json); the schemathesis test seeds exactly these.
+EXAMPLE_VIDEO = VideoRef("cameo-videos-example", "clips/red carpet.mp4")
+EXAMPLE_CELEBRITY_ID = "1SK7cR8M"
+EXAMPLE_NAME = "Jeff Bezos"
 
 
 @dataclass(frozen=True)
@@ -97,10 +102,16 @@ VideoId = Annotated[
         description="Opaque video id (from GET /videos): unpadded base64url of s3://bucket/key",
         pattern=VIDEO_ID_PATTERN,
         max_length=MAX_VIDEO_ID_LENGTH,
+        examples=[video_id(EXAMPLE_VIDEO)],
     ),
 ]
 CelebrityId = Annotated[
-    str, Path(description="Rekognition's celebrity id", pattern=CELEBRITY_ID_PATTERN)
+    str,
+    Path(
+        description="Rekognition's celebrity id",
+        pattern=CELEBRITY_ID_PATTERN,
+        examples=[EXAMPLE_CELEBRITY_ID],
+    ),
 ]
 CelebrityFilter = Annotated[
     str | None, Query(description="Only this celebrity", pattern=CELEBRITY_ID_PATTERN)
@@ -160,7 +171,9 @@ def build_app(deps: Callable[[], ApiDeps]) -> APIGatewayHttpResolver:
 
     @app.get("/videos/lookup", responses=_ok("The video's status record", 400, 404))
     def lookup_video(
-        uri: Annotated[str, Query(description="s3://bucket/key", min_length=1)],
+        uri: Annotated[
+            str, Query(description="s3://bucket/key", min_length=1, examples=[EXAMPLE_VIDEO.uri])
+        ],
     ) -> models.VideoDetail:
         return views.video_detail(read.video_status(deps().table, parse_uri(uri)))
 
@@ -249,7 +262,9 @@ def build_app(deps: Callable[[], ApiDeps]) -> APIGatewayHttpResolver:
 
     @app.get("/celebrities", responses=_ok("Celebrities of that name", 400, 404))
     def find_celebrities(
-        name: Annotated[str, Query(min_length=1, max_length=MAX_NAME_LENGTH)],
+        name: Annotated[
+            str, Query(min_length=1, max_length=MAX_NAME_LENGTH, examples=[EXAMPLE_NAME])
+        ],
     ) -> models.CelebrityList:
         if not name.strip():
             raise BadRequest("name must not be blank")
