@@ -82,8 +82,10 @@ def test_table_keys_and_indexes_match_the_data_model(resources: dict[str, Any]) 
     ) == [
         (name, "S")
         for name in sorted(
-            ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]
-            + ["gsi4pk", "gsi4sk"]
+            [
+                *("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"),
+                *("gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"),
+            ]
         )
     ]
     indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
