@@ -4,9 +4,7 @@ v2 event mapping the offline stack's server uses (cameo_stack.http_api)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,25 +13,9 @@ from cameo_core import clients
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.keys import VideoRef
-from cameo_stack.http_api import Gateway, api_event
-from tests.api.world import World, seed
+from cameo_stack.http_api import Gateway
+from tests.api.world import Reply, World, seed
 from tests.support.fakes import FakeContext
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        assert self.headers["content-type"].startswith("application/json"), self.headers
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
 
 
 @pytest.fixture
@@ -69,6 +51,3 @@ def get(gateway: Gateway) -> Callable[[str], Reply]:
         return Reply(*gateway.handle("GET", target, {"Host": "api.test"}, b""))
 
     return call
-
-
-__all__ = ["Reply", "api_event"]

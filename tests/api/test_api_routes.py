@@ -10,8 +10,7 @@ import pytest
 
 from cameo_core.api.ids import encode_cursor, video_id
 from cameo_core.keys import VideoRef
-from tests.api.conftest import Reply
-from tests.api.world import BEZOS, DURATION_MS, EVANS, FAILURE_REASON, SWIFT, World
+from tests.api.world import BEZOS, DURATION_MS, EVANS, FAILURE_REASON, SWIFT, Reply, World
 
 Get = Callable[[str], Reply]
 

@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 from cameo_cli.main import app
 from cameo_core.api.ids import video_id
 from cameo_core.keys import VideoRef
-from tests.api.conftest import Reply
-from tests.api.world import BEZOS, SWIFT, World
+from tests.api.world import BEZOS, SWIFT, Reply, World
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ ByRecency keys), the SUBMITTED transition, then results.process_completion."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -105,6 +106,22 @@ class World:
     def submit(self, video: VideoRef, job_id: str) -> None:
         fields = {"status": "SUBMITTED", "job_id": job_id, "gsi3pk": None, "gsi3sk": None}
         assert self.table.update_video(video, fields, expect={"status": "QUEUED"})
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        assert self.headers["content-type"].startswith("application/json"), self.headers
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
 
 
 def seed(world: World) -> dict[str, VideoRef]:
