@@ -3,14 +3,18 @@ each endpoint returns for the seeded videos, and how it refuses what it cannot a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
 from cameo_core.api.ids import encode_cursor, video_id
 from cameo_core.keys import VideoRef
+from cameo_stack.http_api import api_event
 from tests.api.world import BEZOS, DURATION_MS, EVANS, FAILURE_REASON, SWIFT, Reply, World
+from tests.support.fakes import FakeContext
 
 Get = Callable[[str], Reply]
 
@@ -264,3 +268,21 @@ def test_unknown_routes_and_celebrities_are_404(get: Get, videos: object) -> Non
     assert get("/nowhere").status == 404
     assert get("/celebrities/0000000/videos").json["error"]["code"] == "NotFound"
     assert get("/celebrities?name=nobody").status == 404
+
+
+def test_the_sample_api_gateway_event_gets_the_cast(
+    load_event: Callable[[str], dict[str, Any]],
+    handler_module: Callable[[str], Any],
+    videos: dict[str, VideoRef],
+) -> None:
+    # events/http_api_get_cast.json is what API Gateway sends for an IAM-signed request (also
+    # the file for `sam local invoke ApiFunction`); the local gateway builds the same shape.
+    event = load_event("http_api_get_cast.json")
+    assert event["rawPath"] == f"/videos/{vid(videos['red_carpet'])}/cast"
+    reply = handler_module("api").lambda_handler(event, FakeContext())
+    assert reply["statusCode"] == 200
+    assert [m["celebrity_id"] for m in json.loads(reply["body"])["cast"]] == [BEZOS, SWIFT]
+    local = api_event("GET", event["rawPath"], {"Host": "127.0.0.1"})
+    assert set(local) == set(event)
+    assert set(local["requestContext"]) == set(event["requestContext"]) - {"authorizer"}
+    assert set(local["requestContext"]["http"]) == set(event["requestContext"]["http"])
