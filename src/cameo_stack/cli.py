@@ -170,7 +170,9 @@ def stack_down() -> None:
 def stack_restart(
     service: Annotated[
         list[str] | None,
-        typer.Option(help="Only these (moto, dynamodb, engine, router); repeatable. Default: all."),
+        typer.Option(
+            help="Only these (moto, dynamodb, engine, router, api); repeatable. Default: all."
+        ),
     ] = None,
 ) -> None:
     """Restart services on the same ports. DynamoDB and engine data survive; moto's do not."""
