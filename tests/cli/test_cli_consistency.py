@@ -140,7 +140,7 @@ def test_results_being_rewritten_in_place_are_not_shown_as_a_mix(cli, seeded) ->
         "job-a",
         False,
     )
-    assert "being rewritten: 4 appearances found, 3 recorded" in document["note"]
+    assert "incomplete or being rewritten: 4 appearances found, 3 recorded" in document["note"]
 
 
 def test_reprocess_ends_the_rewrite_window(cli, seeded) -> None:
@@ -193,3 +193,21 @@ def test_a_video_item_missing_for_a_summary_drops_that_summary(cli, seeded) -> N
     seeded.write_job_items(stray, "job-gone", PAGES_B)
 
     assert videos_of(json_out(cli("celebrity", BEZOS, "--json"))) == [VIDEO_A.uri, VIDEO_B.uri]
+
+
+def test_results_past_their_retention_are_not_shown(cli, seeded) -> None:
+    # ResultsRetentionDays set expires_at; DynamoDB's TTL has not deleted the items yet.
+    seeded.write_job_items(VIDEO_A, "job-a", PAGES_A, expires_at=1_000_000_000)  # 2001
+
+    document = json_out(cli("video", VIDEO_A.uri, "--json"))
+
+    assert document["appearances"] == []
+    assert document["ready"] is False
+    assert "past their retention" in document["note"]
+    assert videos_of(json_out(cli("celebrity", BEZOS, "--json"))) == [VIDEO_B.uri]
+
+
+def test_results_within_their_retention_are_shown(cli, seeded) -> None:
+    seeded.write_job_items(VIDEO_A, "job-a", PAGES_A, expires_at=4_102_444_800)  # 2100
+
+    assert timeline(json_out(cli("video", VIDEO_A.uri, "--json"))) == A_TIMELINE

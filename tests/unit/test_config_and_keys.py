@@ -75,10 +75,22 @@ def test_sequencers_order_numerically_after_padding():
 
 def test_video_uri_round_trips_and_rejects_non_s3():
     video = VideoRef.parse("s3://b/holiday clips/Café.mp4")
-    assert (video.bucket, video.key, video.uri) == ("b", "holiday clips/Café.mp4", video.uri)
+    assert (video.bucket, video.key) == ("b", "holiday clips/Café.mp4")
+    assert video.uri == "s3://b/holiday clips/Café.mp4"  # as stored: not URL-encoded
     for bad in ("b/key.mp4", "s3://bucket-only", "s3:///key.mp4"):
         with pytest.raises(ValueError, match="s3://BUCKET/KEY"):
             VideoRef.parse(bad)
+
+
+buckets = st.from_regex(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", fullmatch=True)
+
+
+@given(buckets, keys)
+def test_any_bucket_and_key_survive_the_uri(bucket, key):
+    # Keys may hold "/", "s3://", spaces or any Unicode: only the first "/" splits the URI.
+    video = VideoRef(bucket, key)
+    assert video.uri == f"s3://{bucket}/{key}"
+    assert VideoRef.parse(video.uri) == video
 
 
 def test_backlog_settings_default_to_the_template_and_are_read_from_the_environment():

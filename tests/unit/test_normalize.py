@@ -101,11 +101,21 @@ def test_splits_happen_exactly_at_gaps_above_the_threshold(items, gap):
 @settings(max_examples=50)
 @given(detections, gaps)
 def test_open_appearances_stay_bounded_by_celebrities_on_screen(items, gap):
+    # The streaming memory bound: after each detection at time t, only celebrities seen in
+    # [t - gap, t] can still grow, so only they may be held open (and each of them must be,
+    # or an appearance would be cut short).
     builder = AppearanceBuilder(gap)
     ordered = sorted(items, key=lambda d: d["Timestamp"])
-    for item in ordered:
+    for index, item in enumerate(ordered):
         list(builder.feed([item]))
-        assert builder.open_count <= len(CELEBRITIES)
+        now = item["Timestamp"]
+        on_screen = {
+            seen["Celebrity"]["Id"]
+            for seen in ordered[: index + 1]
+            if now - seen["Timestamp"] <= gap
+        }
+        assert builder.open_count <= len(on_screen)
+        assert builder.open_count == len(on_screen)
 
 
 def test_confidence_stats_and_representative_box_come_from_the_best_detection():

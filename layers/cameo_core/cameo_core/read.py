@@ -17,7 +17,9 @@ job is still the video's current one; other jobs' items are deleted after that, 
 
 Every face-derived item carries `schema_version` (results.SCHEMA_VERSION); items written
 before it existed count as version 1. A version this module does not know raises
-`SchemaVersionError` rather than being guessed at.
+`SchemaVersionError` rather than being guessed at. An item past its `expires_at` (the
+ResultsRetentionDays TTL, which DynamoDB applies lazily) is gone: a job with expired items raises
+`NotReady`, and an expired summary is left out of the celebrity lookups.
 
 Answers are frozen dataclasses; `.as_dict()` gives the JSON-ready form (lists, floats, None).
 """
@@ -25,6 +27,7 @@ Answers are frozen dataclasses; `.as_dict()` gives the JSON-ready form (lists, f
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +42,8 @@ from cameo_core.keys import VideoRef
 KNOWN_SCHEMA_VERSIONS = frozenset({1})
 # Items written before schema_version existed have exactly version 1's shape.
 UNVERSIONED_SCHEMA_VERSION = 1
+# The TTL attribute (epoch seconds) results.py may set on those items (results.EXPIRES_AT).
+EXPIRES_AT = "expires_at"
 FINISHED = "SUCCEEDED"
 
 
@@ -90,10 +95,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
 class _Answer:
     def as_dict(self) -> dict[str, Any]:
         # Fields in declaration order: the documented key order of the JSON views.
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)
@@ -275,19 +281,35 @@ def _schema_checked(item: Item) -> Item:
     return item
 
 
-def _of_job(items: Iterable[Item], job_id: str) -> list[Item]:
-    """The items of `job_id`; every item read is schema-checked, shown or not, so a newer
-    writer's items are refused rather than misread."""
-    return [item for item in items if _schema_checked(item).get("job_id") == job_id]
+def _expired(item: Mapping[str, Any], now: float) -> bool:
+    expires = item.get(EXPIRES_AT)
+    return expires is not None and float(expires) <= now
 
 
-def _complete(status: VideoStatus, found: int, recorded: int | None, what: str) -> None:
-    if recorded is not None and found != recorded:
+def _job_items(
+    status: VideoStatus, job_id: str, items: Iterable[Item], recorded: int | None, what: str
+) -> list[Item]:
+    """The finished job's items, checked: every item read is schema-checked, shown or not (a
+    newer writer's items are refused rather than misread); none may be past its retention; and
+    there must be as many as the job recorded."""
+    mine = [item for item in items if _schema_checked(item).get("job_id") == job_id]
+    now = time.time()
+    if any(_expired(item, now) for item in mine):
+        # A job's items share one expiry; TTL removes them one by one, within days.
         raise NotReady(
-            f"the results of {status.video} (job {status.job_id}) are being rewritten:"
-            f" {found} {what} found, {recorded} recorded; try again shortly",
+            f"the results of {status.video} (job {job_id}) are past their retention"
+            " (ResultsRetentionDays) and are being deleted",
             status,
         )
+    found = len(mine)
+    if recorded is not None and found != recorded:
+        raise NotReady(
+            f"the results of {status.video} (job {status.job_id}) are incomplete or being"
+            f" rewritten: {found} {what} found, {recorded} recorded; try again shortly, or"
+            " rebuild them with `cameo reprocess`",
+            status,
+        )
+    return mine
 
 
 # -- per video ----------------------------------------------------------------------------------
@@ -318,8 +340,9 @@ def _appearance(item: Mapping[str, Any]) -> Appearance:
 
 def _all_appearances(table: ResultsTable, video: VideoRef) -> tuple[VideoStatus, list[Appearance]]:
     status, job_id = _finished(table, video)
-    items = _of_job(table.appearances(video), job_id)
-    _complete(status, len(items), status.appearance_count, "appearances")
+    items = _job_items(
+        status, job_id, table.appearances(video), status.appearance_count, "appearances"
+    )
     views = [_appearance(item) for item in items]
     views.sort(key=lambda a: (a.start_ms, a.end_ms, a.celebrity_id))
     return status, views
@@ -372,8 +395,9 @@ def cast(table: ResultsTable, video: VideoRef) -> Cast:
     """Per-celebrity screen time, share of runtime, first/last seen, appearances and best
     confidence, from the job's summary items; most screen time first (then celebrity id)."""
     status, job_id = _finished(table, video)
-    items = _of_job(table.summaries(video), job_id)
-    _complete(status, len(items), status.celebrity_count, "celebrity summaries")
+    items = _job_items(
+        status, job_id, table.summaries(video), status.celebrity_count, "celebrity summaries"
+    )
     duration = status.duration_ms
     members = sorted(
         (
@@ -403,10 +427,11 @@ def _current_summaries(table: ResultsTable, summaries: Iterable[Item]) -> list[C
     """Keep the summaries of each video's current finished job, grouped by celebrity id.
 
     The indexes hold every summary item, whatever its job: each video item is read (once per
-    video, consistently) to know which job is finished. One GetItem per video: the table
-    adapter has no BatchGetItem yet.
+    video, consistently) to know which job is finished; one GetItem each, as the table adapter
+    has no BatchGetItem. Expired summaries are left out.
     """
-    items = [_schema_checked(item) for item in summaries]
+    now = time.time()
+    items = [item for item in summaries if not _expired(_schema_checked(item), now)]
     statuses: dict[str, VideoStatus | None] = {}
     for uri in {str(item["video"]) for item in items}:
         video = VideoRef.parse(uri)

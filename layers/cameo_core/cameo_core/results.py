@@ -113,9 +113,15 @@ def _now() -> str:
 # The shape of the face-derived items below. Bump it with any change a reader must know about,
 # and teach cameo_core.read (KNOWN_SCHEMA_VERSIONS) first: readers refuse versions they don't know.
 SCHEMA_VERSION = 1
+# Their DynamoDB TTL attribute (epoch seconds), set when the stack keeps results for a limited
+# time (ResultsRetentionDays). TTL deletes lazily, so readers treat an item past it as gone.
+EXPIRES_AT = "expires_at"
 
 
-def appearance_item(video: VideoRef, job_id: str, appearance: Appearance) -> dict[str, Any]:
+def appearance_item(
+    video: VideoRef, job_id: str, appearance: Appearance, *, expires_at: int | None = None
+) -> dict[str, Any]:
+    """`expires_at=None` writes no TTL attribute (results kept until erased)."""
     celebrity = appearance.celebrity
     return {
         "pk": video.pk,
@@ -134,10 +140,13 @@ def appearance_item(video: VideoRef, job_id: str, appearance: Appearance) -> dic
         "max_confidence": appearance.max_confidence,
         "mean_confidence": appearance.mean_confidence,
         "bounding_box": dict(appearance.bounding_box) if appearance.bounding_box else None,
+        EXPIRES_AT: expires_at,
     }
 
 
-def summary_item(video: VideoRef, job_id: str, summary: CelebritySummary) -> dict[str, Any]:
+def summary_item(
+    video: VideoRef, job_id: str, summary: CelebritySummary, *, expires_at: int | None = None
+) -> dict[str, Any]:
     celebrity = summary.celebrity
     return {
         "pk": video.pk,
@@ -159,6 +168,7 @@ def summary_item(video: VideoRef, job_id: str, summary: CelebritySummary) -> dic
         "last_seen_ms": summary.last_seen_ms,
         "appearances": summary.appearances,
         "best_confidence": summary.best_confidence,
+        EXPIRES_AT: expires_at,
     }
 
 
