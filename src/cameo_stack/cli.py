@@ -93,6 +93,7 @@ def stack_up(
     dynamodb_port: Annotated[int, typer.Option(help="0: a free port.")] = 0,
     engine_port: Annotated[int, typer.Option(help="0: a free port.")] = 0,
     router_port: Annotated[int, typer.Option(help="0: a free port.")] = 0,
+    api_port: Annotated[int, typer.Option(help="HTTP API and page; 0: a free port.")] = 0,
 ) -> None:
     """Start the stack in the background (or in the foreground) and print how to use it."""
     from cameo_stack.stack import Stack, StackOptions
@@ -105,6 +106,7 @@ def stack_up(
             "dynamodb": dynamodb_port,
             "engine": engine_port,
             "router": router_port,
+            "api": api_port,
         },
         engine_max_concurrent_jobs=max_concurrent_jobs,
         engine_workers=engine_workers,
@@ -126,6 +128,8 @@ def stack_up(
         raise typer.Exit(1) from exc
     _info(f"ready. bucket s3://{stack.state.video_bucket}  table {stack.state.table}")
     _info('point your shell at it:  eval "$(cameo stack env)"')
+    if "api" in stack.state.services:
+        _info(f"HTTP API and timeline page: {stack.state.services['api']['url']}/")
     if foreground:
         import signal
         import threading
@@ -166,7 +170,9 @@ def stack_down() -> None:
 def stack_restart(
     service: Annotated[
         list[str] | None,
-        typer.Option(help="Only these (moto, dynamodb, engine, router); repeatable. Default: all."),
+        typer.Option(
+            help="Only these (moto, dynamodb, engine, router, api); repeatable. Default: all."
+        ),
     ] = None,
 ) -> None:
     """Restart services on the same ports. DynamoDB and engine data survive; moto's do not."""

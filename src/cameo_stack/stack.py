@@ -32,12 +32,13 @@ from cameo_stack.template import DEFAULT_STACK_NAME, REGION
 
 # cameo_engine.api reads it; named here so the stack need not import the engine.
 FIXED_JOB_SECONDS_ENV_VAR = "CAMEO_ENGINE_FIXED_JOB_SECONDS"
-SERVICE_ORDER = ("moto", "dynamodb", "engine", "router")
+SERVICE_ORDER = ("moto", "dynamodb", "engine", "router", "api")
 SERVICE_LABELS = {
     "moto": "moto (S3, SNS, SQS)",
     "dynamodb": "DynamoDB Local",
     "engine": "Rekognition engine",
     "router": "event router",
+    "api": "HTTP API + page",
 }
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "REJECTED"})
 
@@ -290,6 +291,12 @@ class Stack:
                 "--concurrency",
                 str(options.router_concurrency),
             ]
+        if name == "api":  # ApiFunction behind API Gateway's event shapes; the page's files
+            return [
+                python, "-m", "cameo_stack.http_api",
+                "--state-dir", str(state.paths.root), "--port", port,
+                "--web-dir", str(repo_root() / "web"),
+            ]  # fmt: skip
         return []  # dynamodb: cameo_stack.dynamodb_local builds its own
 
     def _provision(self) -> None:

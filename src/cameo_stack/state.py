@@ -120,6 +120,8 @@ class StackState:
                 "CAMEO_STACK_DIR": str(self.paths.root),
             }
         )
+        if "api" in self.services:  # the HTTP API and the page (cameo_stack.http_api)
+            env["CAMEO_API_URL"] = str(self.services["api"]["url"])
         return env
 
     def queue_url(self, name: str) -> str:

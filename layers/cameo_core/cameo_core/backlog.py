@@ -34,6 +34,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cameo_core.adapters.objects import VideoObjects
+from cameo_core.adapters.recency import recency_fields
 from cameo_core.adapters.rekognition import API, CelebrityJobs, StartRequest
 from cameo_core.adapters.table import Item, ResultsTable
 from cameo_core.adapters.topic import CompletionTopic
@@ -190,6 +191,8 @@ def enqueue(
         status, reason = refused
         metrics.add_metric(name=f"Videos{status.title()}", unit=MetricUnit.Count, value=1)
         fields = {**base, "status": status, "reason": reason, "submitted_at": iso(moment)}
+        if status == "REJECTED":  # a video refused for its size or length is still listed
+            fields.update(recency_fields(video, iso(moment)))
         recorded = table.record_upload(video, fields)
         logger.info("upload not sent to Rekognition", extra={"status": status, "reason": reason})
         return Outcome(video.uri, status, reason=reason, recorded=recorded)
@@ -205,6 +208,7 @@ def enqueue(
             "job_tag": job_tag(video),
             "gsi3pk": BACKLOG_PK,
             "gsi3sk": backlog_sk("QUEUED", queued_at, video),
+            **recency_fields(video, queued_at),  # ByRecency: the API's newest-first list
         },
     )
     if recorded:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cameo_core.adapters.recency import RECENCY_KEY_FIELDS, RecencyIndex, uploaded_at
 from cameo_core.adapters.table import Item, ResultsTable
 from cameo_core.errors import CameoError
 from cameo_core.keys import VideoRef
@@ -489,3 +490,60 @@ def celebrities_by_name(table: ResultsTable, name: str) -> tuple[CelebrityVideos
     if not found:
         raise NotFound(f"no celebrity named {name!r} in {table.name!r}")
     return tuple(sorted(found, key=lambda c: (-c.total_screen_time_ms, c.celebrity_id)))
+
+
+# -- every video, newest first (the API's list; the ByRecency index) ---------------------------
+
+# Index pages read at most per call when filtering by status, so that a rare status costs a
+# bounded number of reads per request; the cursor then continues where the reading stopped.
+MAX_LIST_PAGES = 5
+_FILTERED_PAGE = 100
+
+
+@dataclass(frozen=True)
+class RecentVideo(_Answer):
+    status: VideoStatus
+    uploaded_at: str | None
+
+
+@dataclass(frozen=True)
+class VideoPage(_Answer):
+    videos: tuple[RecentVideo, ...]
+    next_key: Mapping[str, Any] | None  # ExclusiveStartKey of the next page; None: the last
+
+
+def recent_videos(
+    index: RecencyIndex,
+    *,
+    limit: int,
+    status: str | None = None,
+    start_key: Mapping[str, Any] | None = None,
+) -> VideoPage:
+    """Up to `limit` video status records, newest upload first, optionally of one status.
+
+    The list shows each video's status record only (no results), so nothing here depends on
+    which job finished; the index is eventually consistent, like any GSI.
+    """
+    found: list[Item] = []
+    key = dict(start_key) if start_key else None
+    exhausted = False
+    for _ in range(MAX_LIST_PAGES):
+        want = limit - len(found)
+        items, key = index.page(
+            limit=want if status is None else _FILTERED_PAGE, start_key=key, status=status
+        )
+        found += items[:want]
+        if len(items) > want:
+            key = {name: found[-1][name] for name in RECENCY_KEY_FIELDS}  # stopped mid-page
+        if key is None:
+            exhausted = True
+            break
+        if len(found) >= limit:
+            break
+    videos = tuple(
+        RecentVideo(
+            _status(VideoRef(str(item["bucket"]), str(item["key"])), item), uploaded_at(item)
+        )
+        for item in found
+    )
+    return VideoPage(videos, None if exhausted else key)
