@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cameo_core.adapters.archive import RawArchive
+from cameo_core.adapters.rekognition import JobStatus
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.backlog import Upload, enqueue
 from cameo_core.config import StartConfig, Tuning
@@ -70,6 +71,10 @@ class Jobs:
 
     def status_message(self, job_id: str) -> str | None:
         return self.reasons.get(job_id)
+
+    def job_status(self, job_id: str) -> JobStatus:
+        reason = self.reasons.get(job_id)
+        return JobStatus("FAILED", reason) if reason else JobStatus("SUCCEEDED")
 
 
 @dataclass

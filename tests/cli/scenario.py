@@ -11,6 +11,7 @@ from typing import Any
 from typer.testing import Result
 
 from cameo_core.adapters.archive import RawArchive
+from cameo_core.adapters.rekognition import JobStatus
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.config import Tuning
 from cameo_core.keys import VideoRef, sequencer_order
@@ -99,6 +100,10 @@ class ArchivedJobs:
     def status_message(self, job_id: str) -> str | None:
         return self.status_messages.get(job_id)
 
+    def job_status(self, job_id: str) -> JobStatus:
+        message = self.status_messages.get(job_id)
+        return JobStatus("FAILED", message) if message else JobStatus("SUCCEEDED")
+
 
 @dataclass
 class World:
@@ -106,8 +111,12 @@ class World:
     archive: RawArchive
     table_name: str
     archive_bucket: str
+    uploads: int = 0
 
     def submit(self, video: VideoRef, job_id: str) -> None:
+        # Each submit is a new upload, so it carries a newer sequencer (only a newer one wins).
+        self.uploads += 1
+        sequencer = f"0A1B2C3D4E{self.uploads:02X}"
         recorded = self.table.record_upload(
             video,
             {
@@ -115,8 +124,8 @@ class World:
                 "job_id": job_id,
                 "size": 1234,
                 "etag": "9b2cf535f27731c974343645a3985328",
-                "sequencer": "0A1B2C3D4E5F",
-                "sequencer_order": sequencer_order("0A1B2C3D4E5F"),
+                "sequencer": sequencer,
+                "sequencer_order": sequencer_order(sequencer),
                 "submitted_at": "2026-01-02T03:04:05.000+00:00",
             },
         )
