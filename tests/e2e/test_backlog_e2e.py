@@ -95,7 +95,7 @@ def test_burst_of_200_against_a_limit_of_3_all_succeed_without_retries(
 # Per upload and per job, so they differ between two uploads of the same bytes.
 VARYING = {
     "pk", "video", "key", "job_id", "job_tag", "client_request_token", "version_id", "sequencer",
-    "sequencer_order", "etag", "reconciled_at", "gsi1sk", "gsi2sk", "token",
+    "sequencer_order", "etag", "reconciled_at", "gsi1sk", "gsi2sk", "gsi4sk", "token",
 }  # fmt: skip
 
 
