@@ -228,7 +228,14 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     state = StackState.load(StatePaths(args.state_dir.resolve()))
-    fn = state.model().function(API_FUNCTION)
+    model = state.model()
+    if API_FUNCTION not in model.functions:
+        # A template without the API (the tests' probe stacks) still gets the page's files and a
+        # health answer, so the stack's services stay the same whatever template it runs.
+        log.warning("%s is not in the template: serving the page's files only", API_FUNCTION)
+        _serve_until_stopped(serve(Gateway(_no_api, args.web_dir), args.port), None)
+        return
+    fn = model.function(API_FUNCTION)
     pool = FunctionPool(
         fn,
         function_environment(fn, state.function_env()),
@@ -245,6 +252,17 @@ def main(argv: list[str] | None = None) -> None:
 
     server = serve(Gateway(invoke, args.web_dir), args.port)
     log.info("HTTP API on http://127.0.0.1:%d (web: %s)", args.port, args.web_dir)
+    _serve_until_stopped(server, pool)
+
+
+def _no_api(event: dict[str, Any]) -> tuple[bool, Any]:
+    healthy = event.get("rawPath") == "/health"
+    body = {"status": "ok"} if healthy else {"error": {"code": "NotFound", "message": "no API"}}
+    response = {"statusCode": 200 if healthy else 404, "body": json.dumps(body)}
+    return True, {**response, "headers": {"content-type": "application/json"}}
+
+
+def _serve_until_stopped(server: ThreadingHTTPServer, pool: Any) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -252,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
         stop.wait()
     finally:
         server.shutdown()
-        pool.shutdown()
+        if pool is not None:
+            pool.shutdown()
 
 
 if __name__ == "__main__":
