@@ -175,6 +175,21 @@ def test_a_jump_in_size_ends_the_name(faces) -> None:
     assert _run(steps, faces) == [0, -1, -1]
 
 
+def test_a_face_moving_more_than_its_width_per_sample_keeps_its_track(faces) -> None:
+    # Given a whip: the face moves 110 px a sample (its box is 120 px wide, so consecutive
+    # boxes barely overlap) through marginal distances
+    steps = [Step((d,), box=(40.0 + 110 * i, 100.0, 160.0 + 110 * i, 250.0))
+             for i, d in enumerate((0.4, 0.64, 0.66, 0.65))]  # fmt: skip
+    # Then it is one track, and the name holds
+    assert _run(steps, faces) == [0, 0, 0, 0]
+
+
+def test_a_face_appearing_far_from_a_lost_one_is_a_new_face(faces) -> None:
+    # The same pixels three widths away in the next sample: not a move, another face
+    steps = [Step((0.4,)), Step((0.64,), box=(560.0 - 120, 100.0, 560.0, 250.0))]
+    assert _run(steps, faces) == [0, -1]
+
+
 def test_a_face_lost_for_several_samples_does_not_keep_its_name(faces) -> None:
     steps = [Step((0.4,)), Step(None), Step(None), Step(None), Step((0.63,))]
     assert _run(steps, faces) == [0, None, None, None, -1]

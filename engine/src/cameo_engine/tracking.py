@@ -53,6 +53,7 @@ class TrackerConfig:
     min_appearance_ncc: float = 0.8  # below: embed again
     regrow_ratio: float = 1.5
     match_iou: float = 0.3
+    max_step: float = 1.25  # a leftover face links to a track this many widths away per sample
     max_gap_samples: int = 2  # a face missed for more samples than this is forgotten
     # Track continuity (name keeping ends on a break).
     cut_ncc: float = 0.5
@@ -94,6 +95,14 @@ class _Track:
     kept: bool = False
     anchor: int = -1  # person this track is anchored to, -1 if none
     matched_at: float = -math.inf  # last embedding under the threshold for the anchor
+    velocity: tuple[float, float] = (0.0, 0.0)  # box centre, px per sample
+
+    def predicted(self, index: int) -> Detection:
+        """The last box moved on at the track's velocity to sample `index`."""
+        n = index - self.last_sample
+        dx, dy = self.velocity[0] * n, self.velocity[1] * n
+        d = self.det
+        return Detection(d.left + dx, d.top + dy, d.right + dx, d.bottom + dy, d.score)
 
 
 @dataclass
@@ -102,6 +111,8 @@ class ChunkStats:
     faces: int = 0
     embeddings: int = 0
     kept: int = 0  # faces named by the track rule
+    # Why faces were embedded: new, appearance, regrow, time.
+    reasons: dict[str, int] = field(default_factory=dict)
     sampled_ms: list[int] = field(default_factory=list)
 
 
@@ -111,6 +122,10 @@ def _appearance(gray: Gray, shape: dlib.full_object_detection) -> npt.NDArray[np
     chip -= chip.mean()
     norm = float(np.linalg.norm(chip))
     return chip / norm if norm > 1e-6 else chip
+
+
+def _centre(d: Detection) -> tuple[float, float]:
+    return (d.left + d.right) / 2, (d.top + d.bottom) / 2
 
 
 def _ncc(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
@@ -210,15 +225,46 @@ class FrameAnalyzer:
         live = [
             tr for tr in self.tracks if tr.last_sample >= sample.index - cfg.max_gap_samples - 1
         ]
-        # Greedy association by overlap, best pairs first.
+        # Greedy association by overlap, best pairs first. A moving face is compared where its
+        # track's velocity puts it too: a fast pan or a whip moves a face by more than its
+        # width in a sample, and a new track each sample would cost an embedding each.
+        predicted = [tr.predicted(sample.index) for tr in live]
         pairs = sorted(
-            ((d.iou(tr.det), i, j) for i, d in enumerate(dets) for j, tr in enumerate(live)),
+            (
+                (max(d.iou(tr.det), d.iou(predicted[j])), i, j)
+                for i, d in enumerate(dets)
+                for j, tr in enumerate(live)
+            ),
             reverse=True,
         )
         assigned: dict[int, _Track] = {}
         used: set[int] = set()
         for iou, i, j in pairs:
             if iou < cfg.match_iou:
+                break
+            if i in assigned or j in used:
+                continue
+            assigned[i] = live[j]
+            used.add(j)
+        # Then faces that moved farther than their width since the last sample (the first
+        # sample of a fast move, before the track has a velocity): the nearest leftover track
+        # of about the same size, within `max_step` widths per sample. Continuity (size,
+        # appearance) is checked below as for any link.
+        near = sorted(
+            (
+                math.dist(_centre(d), _centre(tr.det))
+                / max(1, sample.index - tr.last_sample)
+                / max(d.width, tr.det.width, 1.0),
+                i,
+                j,
+            )
+            for i, d in enumerate(dets)
+            if i not in assigned
+            for j, tr in enumerate(live)
+            if j not in used
+        )
+        for step, i, j in near:
+            if step > cfg.max_step:
                 break
             if i in assigned or j in used:
                 continue
@@ -233,14 +279,25 @@ class FrameAnalyzer:
             track = assigned.get(i)
             if track is not None and not self._continuous(track, det, chip):
                 track = None  # a cut or a jump: a new face as far as names go
-            embed = (
-                track is None
-                or _ncc(chip, track.chip) < cfg.min_appearance_ncc
-                or det.width > cfg.regrow_ratio * track.embedded_width
-                or t - track.embedded_at >= self._reverify_after(track) - 1e-6
-            )
+            if track is None:
+                reason = "new"
+            elif _ncc(chip, track.chip) < cfg.min_appearance_ncc:
+                reason = "appearance"
+            elif det.width > cfg.regrow_ratio * track.embedded_width:
+                reason = "regrow"
+            elif t - track.embedded_at >= self._reverify_after(track) - 1e-6:
+                reason = "time"
+            else:
+                reason = ""
+            embed = bool(reason)
             if track is None:
                 track = _Track(det, chip, chip, -1, math.inf, t, det.width, sample.index)
+            else:
+                steps = max(1, sample.index - track.last_sample)
+                (cx0, cy0), (cx1, cy1) = _centre(track.det), _centre(det)
+                track.velocity = ((cx1 - cx0) / steps, (cy1 - cy0) / steps)
+            if embed:
+                self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
             if embed and len(self.owners):
                 match = self._match(self.models.embed(sample.rgb(), shape))
                 self.stats.embeddings += 1
