@@ -8,7 +8,8 @@ embedded, keeps that face's identity. A face is embedded again when:
   * it is new (no overlapping face in the previous sample), or the track broke (see below);
   * its appearance changed (a cut to another person at the same place, a turn of the head,
     a flash, blur);
-  * it grew much larger than when it was embedded (small faces give weaker embeddings);
+  * it grew much larger than when it was embedded (small faces give weaker embeddings), unless
+    it already matched clearly;
   * time passed since its last embedding: `reverify_clear_s` after a clear-cut answer,
     `reverify_s` after a plain match, `unsure_reverify_s` after an unsure one (a kept name, or
     an unknown face near someone).
@@ -44,9 +45,10 @@ class TrackerConfig:
     # ... but never by more than this: a 64 px face in 720p would be 16 px at 320 wide.
     min_detect_scale: float = 0.5
     detect_threshold: float = DETECT_THRESHOLD
-    # Re-embedding intervals (seconds) by how clear the last answer was.
-    reverify_s: float = 2.0
-    reverify_clear_s: float = 4.0
+    # Re-embedding intervals (seconds) by how clear the last answer was. Between them, a face
+    # whose aligned crop changes (a cut, a turn, a flash) is embedded at once anyway.
+    reverify_s: float = 2.0  # within keep_s, so a plain match that fades can keep its name
+    reverify_clear_s: float = 8.0
     unsure_reverify_s: float = 0.4
     clear_match_distance: float = 0.45
     clear_unknown_distance: float = 0.75
@@ -96,6 +98,9 @@ class _Track:
     anchor: int = -1  # person this track is anchored to, -1 if none
     matched_at: float = -math.inf  # last embedding under the threshold for the anchor
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, px per sample
+    by_person: dict[int, float] = field(default_factory=dict)  # the embedding in effect
+    # The last keep_s seconds of this track: (t, record, by_person), for naming back.
+    history: list[tuple[float, FaceRecord, dict[int, float]]] = field(default_factory=list)
 
     def predicted(self, index: int) -> Detection:
         """The last box moved on at the track's velocity to sample `index`."""
@@ -283,8 +288,10 @@ class FrameAnalyzer:
                 reason = "new"
             elif _ncc(chip, track.chip) < cfg.min_appearance_ncc:
                 reason = "appearance"
-            elif det.width > cfg.regrow_ratio * track.embedded_width:
-                reason = "regrow"
+            elif det.width > cfg.regrow_ratio * track.embedded_width and not (
+                track.person >= 0 and track.distance <= cfg.clear_match_distance
+            ):
+                reason = "regrow"  # a bigger face embeds better: worth it unless already clear
             elif t - track.embedded_at >= self._reverify_after(track) - 1e-6:
                 reason = "time"
             else:
@@ -305,15 +312,20 @@ class FrameAnalyzer:
                 track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
             elif embed:  # empty gallery: nobody to name, skip the ResNet
                 track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
+            elif track.anchor >= 0 and track.person == track.anchor and not track.kept:
+                # Unchanged since the embedding that matched: still that match.
+                track.matched_at = t
             track.det, track.last_chip, track.last_sample = det, chip, sample.index
             next_tracks.append(track)
             self.stats.kept += track.kept
-            records.append(
-                measure_face(
-                    gray, det, shape, sample.timestamp_ms, track.person, track.distance,
-                    embedded=embed, kept=track.kept,
-                )
+            record = measure_face(
+                gray, det, shape, sample.timestamp_ms, track.person, track.distance,
+                embedded=embed, kept=track.kept,
             )  # fmt: skip
+            records.append(record)
+            if track.by_person:
+                track.history = [h for h in track.history if t - h[0] <= cfg.keep_s + 1e-6]
+                track.history.append((t, record, track.by_person))
         self.tracks = next_tracks
         self.stats.samples += 1
         self.stats.faces += len(records)
@@ -322,10 +334,12 @@ class FrameAnalyzer:
 
     def _update(self, track: _Track, match: Match, t: float) -> None:
         cfg = self.config
+        track.by_person = match.by_person
         if match.person >= 0:
             track.person, track.distance, track.kept = match.person, match.distance, False
             if match.distance <= cfg.anchor_distance:
                 track.anchor = match.person
+                self._name_back(track, match.person, t)
             if track.anchor == match.person:
                 track.matched_at = t
             else:
@@ -340,6 +354,25 @@ class FrameAnalyzer:
         if match.by_person.get(track.anchor, math.inf) > cfg.keep_distance:
             track.anchor = -1
         track.person, track.distance, track.kept = -1, match.distance, False
+
+    def _name_back(self, track: _Track, person: int, t: float) -> None:
+        """The name-keeping rule backwards in time: the samples of this continuous track in the
+        keep_s before it anchored to `person`, whose embeddings were marginal for that person
+        (within keep_distance, nobody nearer), get the name too. The walk stops at the first
+        sample that fails the rule or is named otherwise."""
+        cfg = self.config
+        for at, rec, by_person in reversed(track.history):
+            if t - at > cfg.keep_s + 1e-6:
+                break
+            if rec.person == person:
+                continue
+            distance = by_person.get(person, math.inf)
+            if rec.person >= 0 or not self.threshold <= distance <= cfg.keep_distance:
+                break
+            if any(d <= distance for p, d in by_person.items() if p != person):
+                break
+            rec.person, rec.distance, rec.kept = person, distance, True
+            self.stats.kept += 1
 
 
 def measure_face(
