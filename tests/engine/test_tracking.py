@@ -212,6 +212,16 @@ def test_marginal_samples_just_before_a_confident_match_get_the_name(faces) -> N
     assert _run(steps, faces, keep_distance=THRESHOLD) == [-1, -1, -1, 0, 0]
 
 
+def test_naming_back_carries_through_plain_matches_up_to_the_anchor(faces) -> None:
+    # Marginal, then plain matches (named, too weak to anchor), then a confident match 4 s on
+    steps = [Step((d,)) for d in (0.64, 0.66)] + [Step((0.58,)) for _ in range(18)]
+    steps.append(Step((0.45,)))
+    # Then the marginal start is within 3 s of a match on a track that turned out anchored
+    assert _run(steps, faces)[:2] == [0, 0]
+    # And a track that never anchors does not name its marginal samples
+    assert _run(steps[:-1], faces)[:2] == [-1, -1]
+
+
 def test_naming_back_stops_at_a_cut_a_far_distance_and_after_a_few_seconds(faces) -> None:
     # Another face before a cut at the same place stays unknown
     cut = [Step((0.65,), photo="biden"), Step((0.64,), photo="biden"), Step((0.4,))]

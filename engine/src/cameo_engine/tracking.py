@@ -99,8 +99,9 @@ class _Track:
     matched_at: float = -math.inf  # last embedding under the threshold for the anchor
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, px per sample
     by_person: dict[int, float] = field(default_factory=dict)  # the embedding in effect
-    # The last keep_s seconds of this track: (t, record, by_person), for naming back.
+    # Samples a later match may still name back (_name_back): (t, record, by_person).
     history: list[tuple[float, FaceRecord, dict[int, float]]] = field(default_factory=list)
+    named_at: float = -math.inf  # last sample named by a match (not by the rule)
 
     def predicted(self, index: int) -> Detection:
         """The last box moved on at the track's velocity to sample `index`."""
@@ -324,7 +325,11 @@ class FrameAnalyzer:
             )  # fmt: skip
             records.append(record)
             if track.by_person:
-                track.history = [h for h in track.history if t - h[0] <= cfg.keep_s + 1e-6]
+                if track.person >= 0 and not track.kept:
+                    track.named_at = t
+                if t - track.named_at > cfg.keep_s + 1e-6:
+                    # No chain of matches reaches further back than keep_s from here.
+                    track.history = [h for h in track.history if t - h[0] <= cfg.keep_s + 1e-6]
                 track.history.append((t, record, track.by_person))
         self.tracks = next_tracks
         self.stats.samples += 1
@@ -339,9 +344,9 @@ class FrameAnalyzer:
             track.person, track.distance, track.kept = match.person, match.distance, False
             if match.distance <= cfg.anchor_distance:
                 track.anchor = match.person
-                self._name_back(track, match.person, t)
             if track.anchor == match.person:
                 track.matched_at = t
+                self._name_back(track, match.person, t)
             else:
                 track.anchor = -1  # matched someone else than the anchor: start over
             return
@@ -356,15 +361,19 @@ class FrameAnalyzer:
         track.person, track.distance, track.kept = -1, match.distance, False
 
     def _name_back(self, track: _Track, person: int, t: float) -> None:
-        """The name-keeping rule backwards in time: the samples of this continuous track in the
-        keep_s before it anchored to `person`, whose embeddings were marginal for that person
-        (within keep_distance, nobody nearer), get the name too. The walk stops at the first
-        sample that fails the rule or is named otherwise."""
+        """The name-keeping rule backwards in time, on a track anchored to `person` that just
+        matched them: earlier samples whose embeddings were marginal for that person (within
+        keep_distance, nobody nearer) get the name, up to keep_s before a sample named by a match,
+        as the rule forwards keeps it up to keep_s after one. The walk stops at the first sample
+        that fails the rule or is named otherwise."""
         cfg = self.config
+        last_match = t
         for at, rec, by_person in reversed(track.history):
-            if t - at > cfg.keep_s + 1e-6:
+            if last_match - at > cfg.keep_s + 1e-6:
                 break
             if rec.person == person:
+                if not rec.kept:
+                    last_match = at
                 continue
             distance = by_person.get(person, math.inf)
             if rec.person >= 0 or not self.threshold <= distance <= cfg.keep_distance:
@@ -373,6 +382,8 @@ class FrameAnalyzer:
                 break
             rec.person, rec.distance, rec.kept = person, distance, True
             self.stats.kept += 1
+        # Everything before this match is settled: a later walk would stop where this one did.
+        track.history.clear()
 
 
 def measure_face(
