@@ -185,8 +185,8 @@ def test_a_face_moving_more_than_its_width_per_sample_keeps_its_track(faces) -> 
 
 
 def test_a_face_appearing_far_from_a_lost_one_is_a_new_face(faces) -> None:
-    # The same pixels three widths away in the next sample: not a move, another face
-    steps = [Step((0.4,)), Step((0.64,), box=(560.0 - 120, 100.0, 560.0, 250.0))]
+    # The same pixels 2.5 widths away in the next sample: not a move, another face
+    steps = [Step((0.4,)), Step((0.64,), box=(510.0, 100.0, 630.0, 250.0))]
     assert _run(steps, faces) == [0, -1]
 
 

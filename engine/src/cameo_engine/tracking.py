@@ -55,7 +55,9 @@ class TrackerConfig:
     min_appearance_ncc: float = 0.8  # below: embed again
     regrow_ratio: float = 1.5
     match_iou: float = 0.3
-    max_step: float = 1.25  # a leftover face links to a track this many widths away per sample
+    # A leftover face links to a track this many widths away per sample: a whip or a fast exit
+    # moves a face by 1-1.5 widths per sample at 5 samples/s; the appearance check guards it.
+    max_step: float = 2.0
     max_gap_samples: int = 2  # a face missed for more samples than this is forgotten
     # Track continuity (name keeping ends on a break).
     cut_ncc: float = 0.5
@@ -119,6 +121,7 @@ class ChunkStats:
     kept: int = 0  # faces named by the track rule
     # Why faces were embedded: new, appearance, regrow, time.
     reasons: dict[str, int] = field(default_factory=dict)
+    cpu_s: float = 0.0  # CPU time of the chunk in its process
     sampled_ms: list[int] = field(default_factory=list)
 
 
