@@ -2,10 +2,13 @@
 
 Every sampled frame is searched for faces (CenterFace on a frame scaled down to
 `detect_width`), so a face is never lost because of where it was a moment ago. What is saved is
-the embedding (about 65 ms per face, the dominant cost): a detection that overlaps a face from
+the embedding (about 85 ms of CPU per face, the dominant cost): a detection linked to a face of
 the previous sample, and whose aligned appearance still correlates with the crop that was last
-embedded, keeps that face's identity. A face is embedded again when:
-  * it is new (no overlapping face in the previous sample), or the track broke (see below);
+embedded, keeps that face's identity. Linked means overlapping the face's last box, or where
+its velocity puts it (IoU >= `match_iou`); a face left over after that links to the nearest
+leftover track within `max_step` face widths per sample (the first sample of a whip, a fast
+exit). A face is embedded again when:
+  * it is new (not linked to a face of the previous sample), or the track broke (see below);
   * its appearance changed (a cut to another person at the same place, a turn of the head,
     a flash, blur);
   * it grew much larger than when it was embedded (small faces give weaker embeddings), unless
@@ -18,8 +21,12 @@ Keeping the name through a track (the rule engine/README.md documents):
   A face is *anchored* to a person when one of its embeddings was at most `anchor_distance`
   from that person. While the track stays continuous, a later embedding that is past the
   matching threshold but at most `keep_distance` from the *anchor* person keeps the name, for
-  up to `keep_s` seconds after the last embedding that matched under the threshold. Continuous
-  means: linked sample to sample by overlap (IoU >= `match_iou`), no gap of more than
+  up to `keep_s` seconds after the last sample named by a match (an embedding under the
+  threshold, or a sample carried from one because its crop had not changed). The rule also runs
+  backwards: when a track matches its anchor person, its earlier marginal samples within
+  `keep_s` of a sample named by a match get the name too (a soft or small start, before the
+  face was recognisable). Either way nobody else may be nearer. Continuous
+  means: linked sample to sample (above), no gap of more than
   `max_gap_samples` samples, size changing by less than `jump_ratio` per sample, and the aligned
   crop still correlating with the previous sample's (>= `cut_ncc`); a break ends the anchor.
   A distance beyond `keep_distance` ends the anchor at once. A track that was never anchored
