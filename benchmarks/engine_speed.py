@@ -12,7 +12,9 @@ One run, one machine, at 5 samples per second, on the hard suite's 640x360 .mp4 
 
 Reports, per resolution: wall time and times realtime of the engine, CPU seconds of both, the
 CPU ratio recipe / engine, and the recall and precision of both on the same frames, so that
-"less CPU" is only claimed at equal or better recall. Ratios measured in the same run are the
+"less CPU" is only claimed at equal or better recall. Also the engine's critical path: each
+chunk's CPU time in its worker (analyze_video's stats), handed out in order to N processes, so
+the wall time the run would take on N free cores. Ratios measured in the same run are the
 result: the host is shared, and other load slows every contender alike; the CPU-time figures
 are what does not depend on that load. Goals (issue 9): >= 15x realtime at 640x360 and >= 6x at
 1280x720 with 2 processes on 2 cores; >= 4x less CPU than the recipe at equal or better recall.
@@ -47,6 +49,15 @@ def children_cpu_seconds() -> float:
         if fields[1] == me:  # ppid
             total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
     return total
+
+
+def critical_path(chunk_cpu: list[float], processes: int) -> float:
+    """CPU seconds of the busiest worker, chunks handed out in order to the first free one."""
+    free = [0.0] * max(1, processes)
+    for cpu in chunk_cpu:
+        i = free.index(min(free))
+        free[i] += cpu
+    return max(free)
 
 
 def main() -> None:
@@ -104,13 +115,15 @@ def main() -> None:
           f"{'recipe wall':>11} {'cpu s':>6} | {'cpu ratio':>9} | {'recall e/r':>11} "
           f"{'prec e/r':>11}")  # fmt: skip
     verdicts = []
-    for label, dur, wall, cpu, rwall, rcpu, es, rs, _ in rows:
+    for label, dur, wall, cpu, rwall, rcpu, es, rs, stats in rows:
         rt, ratio = dur / wall, rcpu / cpu
+        path = critical_path(stats.get("chunk_cpu_s", []), n) or cpu / n
         print(f"{label:9} {dur:4.0f} | {wall:11.2f} {rt:9.1f}x {cpu:6.1f} | {rwall:11.2f} "
               f"{rcpu:6.1f} | {ratio:8.1f}x | {es.total.recall:5.3f}/{rs.total.recall:5.3f} "
               f"{es.total.precision:5.3f}/{rs.total.precision:5.3f}")  # fmt: skip
         verdicts.append((f"{label}: >= {GOALS[label]:g}x realtime with {n} processes "
-                         f"({rt:.1f}x; by CPU time {dur / cpu * n:.1f}x on {n} dedicated cores)",
+                         f"({rt:.1f}x; by CPU time {dur / path:.1f}x on {n} free cores: "
+                         f"critical path {path:.2f} s)",
                          rt >= GOALS[label]))  # fmt: skip
         equal = es.total.recall >= rs.total.recall
         verdicts.append((f"{label}: >= {CPU_GOAL:g}x less CPU than the recipe at equal or better "

@@ -121,7 +121,8 @@ def _run(steps: list[Step], faces: dict[str, np.ndarray], **config: float) -> li
     analyzer = FrameAnalyzer(
         models, MATRIX, OWNERS, THRESHOLD, FPS, TrackerConfig(**{**EVERY_SAMPLE, **config})
     )  # type: ignore[arg-type]
-    names: list[int | None] = []
+    # Records are read at the end, as _run_chunk does: a later match can name earlier samples.
+    records_per_step = []
     for i, step in enumerate(steps):
         models.now = i
         image = np.full((360, 640), 100, dtype=np.uint8)
@@ -132,9 +133,8 @@ def _run(steps: list[Step], faces: dict[str, np.ndarray], **config: float) -> li
             )
         )
         image[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
-        records = analyzer.process(_Frame(i, round(i * 1000 / FPS), image))  # type: ignore[arg-type]
-        names.append(records[0].person if records else None)
-    return names
+        records_per_step.append(analyzer.process(_Frame(i, round(i * 1000 / FPS), image)))  # type: ignore[arg-type]
+    return [records[0].person if records else None for records in records_per_step]
 
 
 def test_a_confidently_named_face_keeps_its_name_through_marginal_distances(faces) -> None:
@@ -175,6 +175,21 @@ def test_a_jump_in_size_ends_the_name(faces) -> None:
     assert _run(steps, faces) == [0, -1, -1]
 
 
+def test_a_face_moving_more_than_its_width_per_sample_keeps_its_track(faces) -> None:
+    # Given a whip: the face moves 110 px a sample (its box is 120 px wide, so consecutive
+    # boxes barely overlap) through marginal distances
+    steps = [Step((d,), box=(40.0 + 110 * i, 100.0, 160.0 + 110 * i, 250.0))
+             for i, d in enumerate((0.4, 0.64, 0.66, 0.65))]  # fmt: skip
+    # Then it is one track, and the name holds
+    assert _run(steps, faces) == [0, 0, 0, 0]
+
+
+def test_a_face_appearing_far_from_a_lost_one_is_a_new_face(faces) -> None:
+    # The same pixels 2.5 widths away in the next sample: not a move, another face
+    steps = [Step((0.4,)), Step((0.64,), box=(510.0, 100.0, 630.0, 250.0))]
+    assert _run(steps, faces) == [0, -1]
+
+
 def test_a_face_lost_for_several_samples_does_not_keep_its_name(faces) -> None:
     steps = [Step((0.4,)), Step(None), Step(None), Step(None), Step((0.63,))]
     assert _run(steps, faces) == [0, None, None, None, -1]
@@ -186,6 +201,49 @@ def test_the_name_is_kept_only_for_a_few_seconds_after_the_last_match(faces) -> 
     names = _run(steps, faces)
     assert names[:16] == [0] * 16
     assert names[16:] == [-1] * 5
+
+
+def test_marginal_samples_just_before_a_confident_match_get_the_name(faces) -> None:
+    # Given a face that is marginal (a soft, small start) and then matches confidently
+    steps = [Step((d,)) for d in (0.66, 0.64, 0.62, 0.45, 0.5)]
+    # Then the rule applies backwards too: the same continuous track, so the same person
+    assert _run(steps, faces) == [0, 0, 0, 0, 0]
+    # And without the rule those samples are lost
+    assert _run(steps, faces, keep_distance=THRESHOLD) == [-1, -1, -1, 0, 0]
+
+
+def test_naming_back_carries_through_plain_matches_up_to_the_anchor(faces) -> None:
+    # Marginal, then plain matches (named, too weak to anchor), then a confident match 4 s on
+    steps = [Step((d,)) for d in (0.64, 0.66)] + [Step((0.58,)) for _ in range(18)]
+    steps.append(Step((0.45,)))
+    # Then the marginal start is within 3 s of a match on a track that turned out anchored
+    assert _run(steps, faces)[:2] == [0, 0]
+    # And a track that never anchors does not name its marginal samples
+    assert _run(steps[:-1], faces)[:2] == [-1, -1]
+
+
+def test_naming_back_stops_at_a_cut_a_far_distance_and_after_a_few_seconds(faces) -> None:
+    # Another face before a cut at the same place stays unknown
+    cut = [Step((0.65,), photo="biden"), Step((0.64,), photo="biden"), Step((0.4,))]
+    assert _run(cut, faces) == [-1, -1, 0]
+    # A distance beyond keep_distance ends the walk back
+    far = [Step((d,)) for d in (0.64, 0.74, 0.65, 0.4)]
+    assert _run(far, faces) == [-1, -1, 0, 0]
+    # 3 s at 5 samples/s: the anchor at sample 20 (4.0 s) names back to sample 5 (1.0 s)
+    names = _run([Step((0.65,)) for _ in range(20)] + [Step((0.4,))], faces)
+    assert names == [-1] * 5 + [0] * 16
+
+
+def test_a_face_unchanged_since_its_match_keeps_it_fresh(faces) -> None:
+    # Given a clear match, then 8 s of the same pixels (no embedding needed), then a stretch
+    # of marginal distances at the periodic re-embedding
+    steps = [Step((0.3,)) for _ in range(40)] + [Step((0.65,)) for _ in range(3)]
+    # Then the name is still kept: the face looked like its match until a moment ago
+    assert _run(steps, faces, reverify_s=2.0, reverify_clear_s=8.0, unsure_reverify_s=0.4)[40:] == [
+        0,
+        0,
+        0,
+    ]
 
 
 def test_a_kept_name_never_overrides_a_nearer_person(faces) -> None:

@@ -42,6 +42,8 @@ CACHE_DIR = ".cameo-cache"
 CACHE_FILE = "embeddings.json"
 THUMB_DIR = "thumbs"
 ENROLL_JITTERS = 10
+# Cached embeddings made with another jitter (dlib's unseeded one) are made again.
+_JITTER_KEY = f"{ENROLL_JITTERS} seeded"
 #: The enrolled face must be this many times as dominant (width x score) as the next one.
 DOMINANCE_MARGIN = 1.25
 #: dlib's published operating point for this model (99.38% on LFW at 0.6).
@@ -356,7 +358,7 @@ class Gallery:
             cache = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
-        if cache.get("model") != EMBEDDING_MODEL_ID or cache.get("jitters") != ENROLL_JITTERS:
+        if cache.get("model") != EMBEDDING_MODEL_ID or cache.get("jitters") != _JITTER_KEY:
             return {}
         entries = cache.get("entries")
         return entries if isinstance(entries, dict) else {}
@@ -366,7 +368,7 @@ class Gallery:
 
         path = self._cache_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = {"model": EMBEDDING_MODEL_ID, "jitters": ENROLL_JITTERS, "entries": entries}
+        body = {"model": EMBEDDING_MODEL_ID, "jitters": _JITTER_KEY, "entries": entries}
         # Atomic replace: a server and a CLI may share the folder.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".embeddings-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -190,6 +190,7 @@ def _init_worker() -> None:
 def _run_chunk(
     job: _Job, on_sample: Callable[[int], None] | None = None
 ) -> tuple[list[FaceRecord], ChunkStats]:
+    cpu = time.process_time()
     models = _worker_models or local_models()
     analyzer = FrameAnalyzer(
         models, job.matrix, job.owners, job.threshold, job.sample_fps, job.tracker
@@ -201,6 +202,7 @@ def _run_chunk(
         records.extend(analyzer.process(sample))
         if on_sample is not None:
             on_sample(sample.timestamp_ms)
+    analyzer.stats.cpu_s = time.process_time() - cpu
     return records, analyzer.stats
 
 
@@ -338,9 +340,19 @@ def analyze_video(
         "chunks": len(jobs),
         "unknown_faces": sum(1 for r in records if r.person < 0),
         "kept": sum(s.kept for _, s in results),  # named by the track rule (tracking.py)
+        "embedded_because": {
+            reason: sum(s.reasons.get(reason, 0) for _, s in results)
+            for reason in ("new", "appearance", "regrow", "time")
+        },
+        # CPU seconds of each chunk in its worker, in video order (the benchmark's critical path)
+        "chunk_cpu_s": [round(s.cpu_s, 3) for _, s in sorted(results, key=_first_ms)],
     }
     sampled = sorted(ms for _, s in results for ms in s.sampled_ms)
     return VideoAnalysis(info.metadata(), detections, sampled, stats)
+
+
+def _first_ms(result: tuple[list[FaceRecord], ChunkStats]) -> int:
+    return result[1].sampled_ms[0] if result[1].sampled_ms else 0
 
 
 class _Progress:

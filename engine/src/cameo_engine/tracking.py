@@ -2,13 +2,17 @@
 
 Every sampled frame is searched for faces (CenterFace on a frame scaled down to
 `detect_width`), so a face is never lost because of where it was a moment ago. What is saved is
-the embedding (about 65 ms per face, the dominant cost): a detection that overlaps a face from
+the embedding (about 85 ms of CPU per face, the dominant cost): a detection linked to a face of
 the previous sample, and whose aligned appearance still correlates with the crop that was last
-embedded, keeps that face's identity. A face is embedded again when:
-  * it is new (no overlapping face in the previous sample), or the track broke (see below);
+embedded, keeps that face's identity. Linked means overlapping the face's last box, or where
+its velocity puts it (IoU >= `match_iou`); a face left over after that links to the nearest
+leftover track within `max_step` face widths per sample (the first sample of a whip, a fast
+exit). A face is embedded again when:
+  * it is new (not linked to a face of the previous sample), or the track broke (see below);
   * its appearance changed (a cut to another person at the same place, a turn of the head,
     a flash, blur);
-  * it grew much larger than when it was embedded (small faces give weaker embeddings);
+  * it grew much larger than when it was embedded (small faces give weaker embeddings), unless
+    it already matched clearly;
   * time passed since its last embedding: `reverify_clear_s` after a clear-cut answer,
     `reverify_s` after a plain match, `unsure_reverify_s` after an unsure one (a kept name, or
     an unknown face near someone).
@@ -17,8 +21,12 @@ Keeping the name through a track (the rule engine/README.md documents):
   A face is *anchored* to a person when one of its embeddings was at most `anchor_distance`
   from that person. While the track stays continuous, a later embedding that is past the
   matching threshold but at most `keep_distance` from the *anchor* person keeps the name, for
-  up to `keep_s` seconds after the last embedding that matched under the threshold. Continuous
-  means: linked sample to sample by overlap (IoU >= `match_iou`), no gap of more than
+  up to `keep_s` seconds after the last sample named by a match (an embedding under the
+  threshold, or a sample carried from one because its crop had not changed). The rule also runs
+  backwards: when a track matches its anchor person, its earlier marginal samples within
+  `keep_s` of a sample named by a match get the name too (a soft or small start, before the
+  face was recognisable). Either way nobody else may be nearer. Continuous
+  means: linked sample to sample (above), no gap of more than
   `max_gap_samples` samples, size changing by less than `jump_ratio` per sample, and the aligned
   crop still correlating with the previous sample's (>= `cut_ncc`); a break ends the anchor.
   A distance beyond `keep_distance` ends the anchor at once. A track that was never anchored
@@ -44,15 +52,19 @@ class TrackerConfig:
     # ... but never by more than this: a 64 px face in 720p would be 16 px at 320 wide.
     min_detect_scale: float = 0.5
     detect_threshold: float = DETECT_THRESHOLD
-    # Re-embedding intervals (seconds) by how clear the last answer was.
-    reverify_s: float = 2.0
-    reverify_clear_s: float = 4.0
+    # Re-embedding intervals (seconds) by how clear the last answer was. Between them, a face
+    # whose aligned crop changes (a cut, a turn, a flash) is embedded at once anyway.
+    reverify_s: float = 2.0  # within keep_s, so a plain match that fades can keep its name
+    reverify_clear_s: float = 8.0
     unsure_reverify_s: float = 0.4
     clear_match_distance: float = 0.45
     clear_unknown_distance: float = 0.75
     min_appearance_ncc: float = 0.8  # below: embed again
     regrow_ratio: float = 1.5
     match_iou: float = 0.3
+    # A leftover face links to a track this many widths away per sample: a whip or a fast exit
+    # moves a face by 1-1.5 widths per sample at 5 samples/s; the appearance check guards it.
+    max_step: float = 2.0
     max_gap_samples: int = 2  # a face missed for more samples than this is forgotten
     # Track continuity (name keeping ends on a break).
     cut_ncc: float = 0.5
@@ -94,6 +106,18 @@ class _Track:
     kept: bool = False
     anchor: int = -1  # person this track is anchored to, -1 if none
     matched_at: float = -math.inf  # last embedding under the threshold for the anchor
+    velocity: tuple[float, float] = (0.0, 0.0)  # box centre, px per sample
+    by_person: dict[int, float] = field(default_factory=dict)  # the embedding in effect
+    # Samples a later match may still name back (_name_back): (t, record, by_person).
+    history: list[tuple[float, FaceRecord, dict[int, float]]] = field(default_factory=list)
+    named_at: float = -math.inf  # last sample named by a match (not by the rule)
+
+    def predicted(self, index: int) -> Detection:
+        """The last box moved on at the track's velocity to sample `index`."""
+        n = index - self.last_sample
+        dx, dy = self.velocity[0] * n, self.velocity[1] * n
+        d = self.det
+        return Detection(d.left + dx, d.top + dy, d.right + dx, d.bottom + dy, d.score)
 
 
 @dataclass
@@ -102,6 +126,9 @@ class ChunkStats:
     faces: int = 0
     embeddings: int = 0
     kept: int = 0  # faces named by the track rule
+    # Why faces were embedded: new, appearance, regrow, time.
+    reasons: dict[str, int] = field(default_factory=dict)
+    cpu_s: float = 0.0  # CPU time of the chunk in its process
     sampled_ms: list[int] = field(default_factory=list)
 
 
@@ -111,6 +138,10 @@ def _appearance(gray: Gray, shape: dlib.full_object_detection) -> npt.NDArray[np
     chip -= chip.mean()
     norm = float(np.linalg.norm(chip))
     return chip / norm if norm > 1e-6 else chip
+
+
+def _centre(d: Detection) -> tuple[float, float]:
+    return (d.left + d.right) / 2, (d.top + d.bottom) / 2
 
 
 def _ncc(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
@@ -210,15 +241,46 @@ class FrameAnalyzer:
         live = [
             tr for tr in self.tracks if tr.last_sample >= sample.index - cfg.max_gap_samples - 1
         ]
-        # Greedy association by overlap, best pairs first.
+        # Greedy association by overlap, best pairs first. A moving face is compared where its
+        # track's velocity puts it too: a fast pan or a whip moves a face by more than its
+        # width in a sample, and a new track each sample would cost an embedding each.
+        predicted = [tr.predicted(sample.index) for tr in live]
         pairs = sorted(
-            ((d.iou(tr.det), i, j) for i, d in enumerate(dets) for j, tr in enumerate(live)),
+            (
+                (max(d.iou(tr.det), d.iou(predicted[j])), i, j)
+                for i, d in enumerate(dets)
+                for j, tr in enumerate(live)
+            ),
             reverse=True,
         )
         assigned: dict[int, _Track] = {}
         used: set[int] = set()
         for iou, i, j in pairs:
             if iou < cfg.match_iou:
+                break
+            if i in assigned or j in used:
+                continue
+            assigned[i] = live[j]
+            used.add(j)
+        # Then faces that moved farther than their width since the last sample (the first
+        # sample of a fast move, before the track has a velocity): the nearest leftover track
+        # of about the same size, within `max_step` widths per sample. Continuity (size,
+        # appearance) is checked below as for any link.
+        near = sorted(
+            (
+                math.dist(_centre(d), _centre(tr.det))
+                / max(1, sample.index - tr.last_sample)
+                / max(d.width, tr.det.width, 1.0),
+                i,
+                j,
+            )
+            for i, d in enumerate(dets)
+            if i not in assigned
+            for j, tr in enumerate(live)
+            if j not in used
+        )
+        for step, i, j in near:
+            if step > cfg.max_step:
                 break
             if i in assigned or j in used:
                 continue
@@ -233,14 +295,27 @@ class FrameAnalyzer:
             track = assigned.get(i)
             if track is not None and not self._continuous(track, det, chip):
                 track = None  # a cut or a jump: a new face as far as names go
-            embed = (
-                track is None
-                or _ncc(chip, track.chip) < cfg.min_appearance_ncc
-                or det.width > cfg.regrow_ratio * track.embedded_width
-                or t - track.embedded_at >= self._reverify_after(track) - 1e-6
-            )
+            if track is None:
+                reason = "new"
+            elif _ncc(chip, track.chip) < cfg.min_appearance_ncc:
+                reason = "appearance"
+            elif det.width > cfg.regrow_ratio * track.embedded_width and not (
+                track.person >= 0 and track.distance <= cfg.clear_match_distance
+            ):
+                reason = "regrow"  # a bigger face embeds better: worth it unless already clear
+            elif t - track.embedded_at >= self._reverify_after(track) - 1e-6:
+                reason = "time"
+            else:
+                reason = ""
+            embed = bool(reason)
             if track is None:
                 track = _Track(det, chip, chip, -1, math.inf, t, det.width, sample.index)
+            else:
+                steps = max(1, sample.index - track.last_sample)
+                (cx0, cy0), (cx1, cy1) = _centre(track.det), _centre(det)
+                track.velocity = ((cx1 - cx0) / steps, (cy1 - cy0) / steps)
+            if embed:
+                self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
             if embed and len(self.owners):
                 match = self._match(self.models.embed(sample.rgb(), shape))
                 self.stats.embeddings += 1
@@ -248,15 +323,24 @@ class FrameAnalyzer:
                 track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
             elif embed:  # empty gallery: nobody to name, skip the ResNet
                 track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
+            elif track.anchor >= 0 and track.person == track.anchor and not track.kept:
+                # Unchanged since the embedding that matched: still that match.
+                track.matched_at = t
             track.det, track.last_chip, track.last_sample = det, chip, sample.index
             next_tracks.append(track)
             self.stats.kept += track.kept
-            records.append(
-                measure_face(
-                    gray, det, shape, sample.timestamp_ms, track.person, track.distance,
-                    embedded=embed, kept=track.kept,
-                )
+            record = measure_face(
+                gray, det, shape, sample.timestamp_ms, track.person, track.distance,
+                embedded=embed, kept=track.kept,
             )  # fmt: skip
+            records.append(record)
+            if track.by_person:
+                if track.person >= 0 and not track.kept:
+                    track.named_at = t
+                if t - track.named_at > cfg.keep_s + 1e-6:
+                    # No chain of matches reaches further back than keep_s from here.
+                    track.history = [h for h in track.history if t - h[0] <= cfg.keep_s + 1e-6]
+                track.history.append((t, record, track.by_person))
         self.tracks = next_tracks
         self.stats.samples += 1
         self.stats.faces += len(records)
@@ -265,12 +349,14 @@ class FrameAnalyzer:
 
     def _update(self, track: _Track, match: Match, t: float) -> None:
         cfg = self.config
+        track.by_person = match.by_person
         if match.person >= 0:
             track.person, track.distance, track.kept = match.person, match.distance, False
             if match.distance <= cfg.anchor_distance:
                 track.anchor = match.person
             if track.anchor == match.person:
                 track.matched_at = t
+                self._name_back(track, match.person, t)
             else:
                 track.anchor = -1  # matched someone else than the anchor: start over
             return
@@ -283,6 +369,31 @@ class FrameAnalyzer:
         if match.by_person.get(track.anchor, math.inf) > cfg.keep_distance:
             track.anchor = -1
         track.person, track.distance, track.kept = -1, match.distance, False
+
+    def _name_back(self, track: _Track, person: int, t: float) -> None:
+        """The name-keeping rule backwards in time, on a track anchored to `person` that just
+        matched them: earlier samples whose embeddings were marginal for that person (within
+        keep_distance, nobody nearer) get the name, up to keep_s before a sample named by a match,
+        as the rule forwards keeps it up to keep_s after one. The walk stops at the first sample
+        that fails the rule or is named otherwise."""
+        cfg = self.config
+        last_match = t
+        for at, rec, by_person in reversed(track.history):
+            if last_match - at > cfg.keep_s + 1e-6:
+                break
+            if rec.person == person:
+                if not rec.kept:
+                    last_match = at
+                continue
+            distance = by_person.get(person, math.inf)
+            if rec.person >= 0 or not self.threshold <= distance <= cfg.keep_distance:
+                break
+            if any(d <= distance for p, d in by_person.items() if p != person):
+                break
+            rec.person, rec.distance, rec.kept = person, distance, True
+            self.stats.kept += 1
+        # Everything before this match is settled: a later walk would stop where this one did.
+        track.history.clear()
 
 
 def measure_face(
