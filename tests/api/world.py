@@ -4,13 +4,11 @@ ByRecency keys), the SUBMITTED transition, then results.process_completion."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cameo_core.adapters.archive import RawArchive
-from cameo_core.adapters.rekognition import JobStatus
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.backlog import Upload, enqueue
 from cameo_core.config import StartConfig, Tuning
@@ -60,24 +58,6 @@ PAGES_NEWS = [
 
 
 @dataclass
-class Jobs:
-    """Stands in for CelebrityJobs (moto has no celebrity APIs): serves prepared pages."""
-
-    pages_by_job: dict[str, list[dict[str, Any]]]
-    reasons: dict[str, str]
-
-    def pages(self, job_id: str, *, start_token: str | None = None) -> Iterable[dict[str, Any]]:
-        yield from self.pages_by_job[job_id]
-
-    def status_message(self, job_id: str) -> str | None:
-        return self.reasons.get(job_id)
-
-    def job_status(self, job_id: str) -> JobStatus:
-        reason = self.reasons.get(job_id)
-        return JobStatus("FAILED", reason) if reason else JobStatus("SUCCEEDED")
-
-
-@dataclass
 class World:
     table: ResultsTable
     archive: RawArchive
@@ -103,7 +83,7 @@ class World:
         reason: str | None = None,
     ) -> None:
         self.submit(video, job_id)
-        jobs = Jobs({job_id: pages}, {job_id: reason} if reason else {})
+        jobs = fakes.ArchivedJobs({job_id: pages}, {job_id: reason} if reason else {})
         completion = Completion(job_id=job_id, status=status, api=API, video=video)
         outcome = process_completion(completion, jobs, self.table, self.archive, Tuning())  # type: ignore[arg-type]
         assert outcome.status == status

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from typer.testing import Result
 
 from cameo_core.adapters.archive import RawArchive
-from cameo_core.adapters.rekognition import JobStatus
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.config import Tuning
 from cameo_core.keys import VideoRef, sequencer_order
@@ -84,28 +82,6 @@ PAGES_C = [page([detection(0, EVANS_2, "Chris Evans"), detection(500, EVANS_2, "
 
 
 @dataclass
-class ArchivedJobs:
-    """Stands in for CelebrityJobs (moto has no celebrity APIs): serves prepared pages."""
-
-    pages_by_job: dict[str, list[dict[str, Any]]]
-    status_messages: dict[str, str] = field(default_factory=dict)
-
-    def pages(self, job_id: str, *, start_token: str | None = None) -> Iterable[dict[str, Any]]:
-        pages = self.pages_by_job[job_id]
-        start = 0
-        if start_token:  # resuming: the page after the one whose NextToken it is
-            start = next(i + 1 for i, p in enumerate(pages) if p.get("NextToken") == start_token)
-        yield from pages[start:]
-
-    def status_message(self, job_id: str) -> str | None:
-        return self.status_messages.get(job_id)
-
-    def job_status(self, job_id: str) -> JobStatus:
-        message = self.status_messages.get(job_id)
-        return JobStatus("FAILED", message) if message else JobStatus("SUCCEEDED")
-
-
-@dataclass
 class World:
     table: ResultsTable
     archive: RawArchive
@@ -140,7 +116,7 @@ class World:
         reason: str | None = None,
     ) -> dict[str, Any]:
         self.submit(video, job_id)
-        jobs = ArchivedJobs({job_id: pages}, {job_id: reason} if reason else {})
+        jobs = fakes.ArchivedJobs({job_id: pages}, {job_id: reason} if reason else {})
         outcome = process_completion(
             Completion(job_id=job_id, status=status, api=API, video=video),
             jobs,  # type: ignore[arg-type]

@@ -1,9 +1,13 @@
-"""Small stand-ins shared by the test suites: a Lambda context and Rekognition detections."""
+"""Small stand-ins shared by the test suites: a Lambda context, Rekognition detections and a
+celebrity-jobs source of prepared pages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
+
+from cameo_core.adapters.rekognition import JobStatus
 
 
 @dataclass
@@ -40,3 +44,25 @@ def detection(
             },
         },
     }
+
+
+@dataclass
+class ArchivedJobs:
+    """Stands in for CelebrityJobs (moto has no celebrity APIs): serves prepared pages."""
+
+    pages_by_job: dict[str, list[dict[str, Any]]]
+    status_messages: dict[str, str] = field(default_factory=dict)
+
+    def pages(self, job_id: str, *, start_token: str | None = None) -> Iterable[dict[str, Any]]:
+        pages = self.pages_by_job[job_id]
+        start = 0
+        if start_token:  # resuming: the page after the one whose NextToken it is
+            start = next(i + 1 for i, p in enumerate(pages) if p.get("NextToken") == start_token)
+        yield from pages[start:]
+
+    def status_message(self, job_id: str) -> str | None:
+        return self.status_messages.get(job_id)
+
+    def job_status(self, job_id: str) -> JobStatus:
+        message = self.status_messages.get(job_id)
+        return JobStatus("FAILED", message) if message else JobStatus("SUCCEEDED")
