@@ -311,7 +311,7 @@ def test_parameter_defaults_equal_the_code_defaults(doc: dict[str, Any]) -> None
 def test_topic_name_starts_with_amazon_rekognition_and_is_encrypted(
     resources: dict[str, Any],
 ) -> None:
-    (topic,) = of_type(resources, "AWS::SNS::Topic").values()
+    topic = resources["CompletionTopic"]
     assert topic["Properties"]["TopicName"]["Fn::Sub"].startswith("AmazonRekognition-")
     assert topic["Properties"]["KmsMasterKeyId"]
 
