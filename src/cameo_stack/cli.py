@@ -355,14 +355,59 @@ def demo(
 # -- dead-letter queues -----------------------------------------------------------------------
 
 
+StackOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stack",
+        help="A deployed CloudFormation stack (AWS, boto3's credentials). Default: offline.",
+    ),
+]
+RegionOption = Annotated[str | None, typer.Option(help="AWS region (with --stack).")]
+ProfileOption = Annotated[str | None, typer.Option(help="AWS named profile (with --stack).")]
+
+
+def _aws(stack: str, region: str | None, profile: str | None) -> tuple[Any, list[Any], Any]:
+    """(a client factory, the stack's failure queues, {function: logical id}) of a deployed
+    stack."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cameo_core.clients import RETRY_CONFIG
+    from cameo_stack.dlq import aws_queues
+    from cameo_stack.paths import repo_root
+
+    session = boto3.session.Session(profile_name=profile, region_name=region)
+
+    def client(service: str) -> Any:
+        return session.client(service, config=RETRY_CONFIG)
+
+    try:
+        queues, functions = aws_queues(
+            client("cloudformation"),
+            stack,
+            repo_root() / "template.yaml",
+        )
+    except (BotoCoreError, ClientError) as exc:
+        _err(f"cameo: error: {exc}")
+        raise typer.Exit(1) from exc
+    return client, queues, functions
+
+
 @dlq_app.command("list")
 def dlq_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    stack: StackOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
 ) -> None:
-    """What failed after all retries, per function, with the error."""
-    from cameo_stack.dlq import peek
+    """What failed after all retries (per function or topic), with the error."""
+    from cameo_stack import dlq
 
-    entries = peek(_current())
+    if stack:
+        client, queues, functions = _aws(stack, region, profile)
+        entries = [dlq.describe(f, functions) for f in dlq.failures(client("sqs"), queues, wait=1)]
+    else:
+        entries = dlq.peek(_current())
     if as_json:
         typer.echo(json.dumps(entries, indent=2, default=str))
         return
@@ -371,19 +416,40 @@ def dlq_list(
         return
     for entry in entries:
         typer.echo(
-            f"{entry['function']}: {entry['event']}\n    {entry['condition']} after "
-            f"{entry.get('attempts') or '?'} attempts: {entry['error']}"
+            f"{entry['function']} ({entry['queue']}): {entry['event']}\n    "
+            f"{entry['condition']} after {entry.get('attempts') or '?'} attempts: {entry['error']}"
         )
 
 
 @dlq_app.command("redrive")
 def dlq_redrive(
-    function: Annotated[str | None, typer.Option(help="Only this function's failures.")] = None,
+    function: Annotated[
+        str | None, typer.Option(help="Only this function's failures (logical id).")
+    ] = None,
+    queue: Annotated[
+        str | None, typer.Option(help="Only this queue (logical id, e.g. CompletionDeliveryDLQ).")
+    ] = None,
+    stack: StackOption = None,
+    region: RegionOption = None,
+    profile: ProfileOption = None,
 ) -> None:
-    """Send failed events back through their function (via the router, with fresh retries)."""
-    from cameo_stack.dlq import redrive
+    """Send failed events back: an invocation record to its function (a new asynchronous
+    invocation, fresh retries), an undelivered SNS message to its topic again."""
+    from cameo_stack import dlq
 
-    count = redrive(_current(), function)
+    if stack:
+        client, queues, functions = _aws(stack, region, profile)
+        count = dlq.redrive_queues(
+            client("sqs"),
+            queues,
+            dlq.AwsSender(client("lambda"), client("sns")),
+            function=function,
+            queue=queue,
+            functions=functions,
+            wait=1,
+        )
+    else:
+        count = dlq.redrive(_current(), function, queue)
     typer.echo(f"redrove {count} event(s)")
 
 

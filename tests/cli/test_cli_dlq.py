@@ -1,0 +1,286 @@
+"""`cameo dlq list|redrive`: every failure queue, the SNS subscription's dead-letter queue
+included, on the offline stack (its moto wiring, provisioned in-process) and on AWS (a
+CloudFormation stack in moto, Lambda stubbed)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from cameo_stack import dlq, events
+from cameo_stack import template as cfn
+from cameo_stack.provision import provision, router_queue
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+COMPLETION = json.loads((ROOT / "events/sns_succeeded.json").read_text())
+UPLOAD = json.loads((ROOT / "events/s3_put_unicode_key.json").read_text())
+
+
+@pytest.fixture
+def moto_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in [k for k in __import__("os").environ if k.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield
+
+
+def envelope(topic_arn: str, message: str) -> str:
+    """What SNS puts in a subscription's dead-letter queue: its notification envelope."""
+    return json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": str(uuid.uuid4()),
+            "TopicArn": topic_arn,
+            "Message": message,
+            "Timestamp": "2026-01-02T03:04:05.000Z",
+        }
+    )
+
+
+def messages(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    found: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30
+    ).get("Messages", []):
+        found += batch
+    return found
+
+
+def depth(url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def test_the_template_names_the_completion_subscriptions_dead_letter_queue() -> None:
+    doc = cfn.load_yaml(TEMPLATE)
+    assert dlq.sns_dead_letter_queues(doc) == {"CompletionDeliveryDLQ": "CompletionTopic"}
+
+
+# -- offline --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def offline(moto_env: None) -> SimpleNamespace:
+    """The offline stack's queues, topic and subscriptions, as `cameo stack up` makes them."""
+    model = cfn.load(TEMPLATE, stack_name="cameo-local")
+    created = provision(
+        model,
+        s3=boto3.client("s3"),
+        sqs=boto3.client("sqs"),
+        sns=boto3.client("sns"),
+        dynamodb=boto3.client("dynamodb"),
+    )
+    state = SimpleNamespace(
+        model=lambda: model,
+        template=str(TEMPLATE),
+        queues=created["queues"],
+        router_queues=created["router_queues"],
+        fallback_dlq=created["fallback_dlq"],
+        topics=created["topics"],
+    )
+    stack = SimpleNamespace(state=state, client=boto3.client, model=model)
+    # One failure of each kind: a results invocation record, and a completion SNS could not
+    # deliver at all.
+    sqs = boto3.client("sqs")
+    fn = model.function("ProcessResultsFunction")
+    record = events.failure_record(fn, COMPLETION, "req-1", 3, "RetriesExhausted", {
+        "errorType": "RetryableError", "errorMessage": "throttled"
+    })  # fmt: skip
+    sqs.send_message(QueueUrl=state.queues["ProcessFailuresQueue"], MessageBody=json.dumps(record))
+    message = COMPLETION["Records"][0]["Sns"]["Message"]
+    sqs.send_message(
+        QueueUrl=state.queues["CompletionDeliveryDLQ"],
+        MessageBody=envelope(state.topics["CompletionTopic"], message),
+        MessageAttributes={
+            "ErrorMessage": {"DataType": "String", "StringValue": "Lambda throttled"}
+        },
+    )
+    stack.message = message
+    return stack
+
+
+def test_list_shows_every_failure_queue_and_hides_nothing(offline: SimpleNamespace) -> None:
+    entries = sorted(dlq.peek(offline), key=lambda e: e["queue"])
+    assert [(e["queue"], e["function"], e["redrivable"]) for e in entries] == [
+        ("CompletionDeliveryDLQ", "every subscriber of AmazonRekognition-cameo-local", True),
+        ("ProcessFailuresQueue", "ProcessResultsFunction", True),
+    ]
+    assert entries[0]["error"] == "Lambda throttled"
+    assert entries[1]["error"] == "RetryableError: throttled"
+    assert entries[1]["attempts"] == 3
+    assert all(e["event"].startswith("completion SUCCEEDED job ") for e in entries)
+    # Listing put everything back.
+    assert depth(offline.state.queues["ProcessFailuresQueue"]) == 1
+    assert depth(offline.state.queues["CompletionDeliveryDLQ"]) == 1
+
+
+def test_redrive_sends_each_failure_back_through_its_own_path(offline: SimpleNamespace) -> None:
+    state, model = offline.state, offline.model
+    assert dlq.redrive(offline) == 2
+    assert depth(state.queues["ProcessFailuresQueue"]) == 0
+    assert depth(state.queues["CompletionDeliveryDLQ"]) == 0
+    # The invocation record: its event, as a new asynchronous invocation of its function.
+    process = model.function("ProcessResultsFunction")
+    (invoke,) = messages(state.router_queues[router_queue(model, process, "invoke")])
+    assert json.loads(invoke["Body"]) == COMPLETION
+    # The undelivered completion: published to the topic again, so both subscribers get it.
+    for logical in ("ProcessResultsFunction", "StartRecognitionFunction"):
+        fn = model.function(logical)
+        (delivered,) = messages(state.router_queues[router_queue(model, fn, "sns")])
+        body = json.loads(delivered["Body"])
+        assert body["TopicArn"] == state.topics["CompletionTopic"]
+        assert body["Message"] == offline.message
+
+
+def test_redrive_can_take_one_queue_or_one_functions_records(offline: SimpleNamespace) -> None:
+    state = offline.state
+    assert dlq.redrive(offline, queue="CompletionDeliveryDLQ") == 1
+    assert depth(state.queues["ProcessFailuresQueue"]) == 1
+    # A function filter leaves the shared SNS queue alone: a republish reaches every subscriber.
+    state.queues = dict(state.queues)
+    boto3.client("sqs").send_message(
+        QueueUrl=state.queues["CompletionDeliveryDLQ"],
+        MessageBody=envelope(state.topics["CompletionTopic"], offline.message),
+    )
+    assert dlq.redrive(offline, function="StartRecognitionFunction") == 0
+    assert dlq.redrive(offline, function="ProcessResultsFunction") == 1
+    assert depth(state.queues["ProcessFailuresQueue"]) == 0
+    assert depth(state.queues["CompletionDeliveryDLQ"]) == 1
+
+
+def test_a_message_of_neither_kind_stays_in_its_queue(offline: SimpleNamespace) -> None:
+    url = offline.state.queues["StartFailuresQueue"]
+    boto3.client("sqs").send_message(QueueUrl=url, MessageBody="not an event")
+    assert dlq.redrive(offline) == 2
+    assert depth(url) == 1
+    (entry,) = [e for e in dlq.peek(offline) if e["queue"] == "StartFailuresQueue"]
+    assert entry["redrivable"] is False
+
+
+# -- AWS ------------------------------------------------------------------------------------
+
+# The deployed stack's queues and topic, under template.yaml's logical ids.
+STACK_TEMPLATE = {
+    "Resources": {
+        **{
+            name: {"Type": "AWS::SQS::Queue", "Properties": {}}
+            for name in (
+                "StartFailuresQueue",
+                "ProcessFailuresQueue",
+                "EraseFailuresQueue",
+                "CompletionDeliveryDLQ",
+            )
+        },
+        "CompletionTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": "AmazonRekognition-cameo"},
+        },
+    }
+}
+START_ARN = "arn:aws:lambda:us-east-1:123456789012:function:cameo-StartRecognitionFunction-AbC"
+
+
+@pytest.fixture
+def deployed(moto_env: None) -> SimpleNamespace:
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(StackName="cameo", TemplateBody=json.dumps(STACK_TEMPLATE))
+    queues, _ = dlq.aws_queues(cloudformation, "cameo", TEMPLATE)
+    by_name = {q.name: q for q in queues}
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    topic = by_name["CompletionDeliveryDLQ"].topic_arn
+    assert topic is not None
+    # An observer subscribed to the topic sees what a republish delivers.
+    observer = sqs.create_queue(QueueName="observer")["QueueUrl"]
+    observer_arn = sqs.get_queue_attributes(QueueUrl=observer, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=observer_arn["Attributes"]["QueueArn"])
+    start = SimpleNamespace(arn=START_ARN)
+    record = events.failure_record(start, UPLOAD, "req-2", 3, "RetriesExhausted", None)  # type: ignore[arg-type]
+    sqs.send_message(QueueUrl=by_name["StartFailuresQueue"].url, MessageBody=json.dumps(record))
+    message = COMPLETION["Records"][0]["Sns"]["Message"]
+    sqs.send_message(
+        QueueUrl=by_name["CompletionDeliveryDLQ"].url, MessageBody=envelope(topic, message)
+    )
+    return SimpleNamespace(
+        queues=queues, by_name=by_name, observer=observer, message=message, sqs=sqs, sns=sns
+    )
+
+
+def test_the_deployed_stacks_queues_come_from_cloudformation(deployed: SimpleNamespace) -> None:
+    assert sorted(deployed.by_name) == [
+        "CompletionDeliveryDLQ",
+        "EraseFailuresQueue",
+        "ProcessFailuresQueue",
+        "StartFailuresQueue",
+    ]
+    topics = {q.name: q.topic_arn for q in deployed.queues}
+    assert topics.pop("CompletionDeliveryDLQ", "").endswith(":AmazonRekognition-cameo")
+    assert set(topics.values()) == {None}
+    assert all(q.url.startswith("http") for q in deployed.queues)
+
+
+def test_redrive_on_aws_invokes_the_function_and_republishes_the_completion(
+    deployed: SimpleNamespace,
+) -> None:
+    lambda_client = boto3.client("lambda")
+    with Stubber(lambda_client) as stub:
+        stub.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {
+                "FunctionName": START_ARN,
+                "InvocationType": "Event",
+                "Payload": json.dumps(UPLOAD).encode(),
+            },
+        )
+        count = dlq.redrive_queues(
+            deployed.sqs, deployed.queues, dlq.AwsSender(lambda_client, deployed.sns)
+        )
+        stub.assert_no_pending_responses()
+    assert count == 2
+    assert all(depth(q.url) == 0 for q in deployed.queues)
+    (delivered,) = messages(deployed.observer)
+    assert json.loads(delivered["Body"])["Message"] == deployed.message
+
+
+def test_a_failed_redrive_call_leaves_the_event_in_its_queue(deployed: SimpleNamespace) -> None:
+    lambda_client = boto3.client("lambda")
+    start_queue = deployed.by_name["StartFailuresQueue"]
+    with Stubber(lambda_client) as stub, pytest.raises(Exception, match="AccessDenied"):
+        stub.add_client_error("invoke", "AccessDeniedException")
+        dlq.redrive_queues(deployed.sqs, [start_queue], dlq.AwsSender(lambda_client, deployed.sns))
+    # Put back at once, never in neither place.
+    assert depth(start_queue.url) == 1
+
+
+def test_cameo_dlq_list_with_a_stack_name_reads_the_deployed_stack(
+    deployed: SimpleNamespace,
+) -> None:
+    from typer.testing import CliRunner
+
+    from cameo_cli.main import app
+
+    result = CliRunner().invoke(app, ["dlq", "list", "--stack", "cameo", "--json"])
+    assert result.exit_code == 0, result.output
+    entries = sorted(json.loads(result.stdout), key=lambda e: e["queue"])
+    assert [(e["queue"], e["function"]) for e in entries] == [
+        ("CompletionDeliveryDLQ", "every subscriber of AmazonRekognition-cameo"),
+        ("StartFailuresQueue", START_ARN),
+    ]
+    assert all(
+        depth(q.url) == (q.name in ("CompletionDeliveryDLQ", "StartFailuresQueue"))
+        for q in deployed.queues
+    )
