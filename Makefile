@@ -22,7 +22,7 @@ FN      ?=
 EVENT   ?=
 
 .PHONY: help dev demo up down status test pytest lint format typecheck validate build deploy \
-        invoke redrive bench sam-venv clean
+        invoke redrive bench sam-venv chromium clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,14 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	touch $@
 
 dev: $(DEV_STAMP) $(NODE_STAMP) ## Install the project venv (.venv), the engine and DynamoDB Local
+
+# The browser test's headless Chromium and its driver, from Debian (CI: root on Debian 12).
+chromium: ## Install Debian's chromium + chromium-driver when missing (for tests/browser)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$sudo apt-get update && $$sudo apt-get install -y chromium chromium-driver; \
+	fi
+
 sam-venv: $(SAM_STAMP) $(CHECKOV_STAMP) ## Install SAM CLI + cfn-lint and checkov in their own venvs
 
 # --- the offline job -------------------------------------------------------------------------
@@ -77,7 +85,7 @@ redrive: dev ## Send the local dead-letter queue's events back through their han
 # --- checks ----------------------------------------------------------------------------------
 test: lint typecheck validate pytest ## Everything CI runs: lint, types, template checks, all tests
 
-pytest: dev sam-venv
+pytest: dev sam-venv chromium
 	@# pytest exits 5 when it collected no tests: report it instead of failing obscurely.
 	$(BIN)/pytest --cov --cov-report=term; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests ran (exit 5)"; exit 0; fi; exit $$rc

@@ -66,10 +66,10 @@ class World:
     def video(self, key: str) -> VideoRef:
         return VideoRef(self.bucket, key)
 
-    def upload(self, key: str, minutes: int, size: int = 1234) -> VideoRef:
+    def upload(self, key: str, minutes: int, size: int = 1234, version_id: str = "v1") -> VideoRef:
         config = StartConfig(self.table.name, "arn:topic", "arn:role", Tuning())
         upload = Upload(
-            self.bucket, key, size, etag="e", version_id="v1", sequencer=f"{minutes:04X}"
+            self.bucket, key, size, etag="e", version_id=version_id, sequencer=f"{minutes:04X}"
         )
         enqueue(upload, config, self.table, None, now=T0 + timedelta(minutes=minutes))
         return self.video(key)
