@@ -16,6 +16,7 @@ import pytest
 
 from cameo_core import config, keys
 from cameo_stack import template as cfn
+from tests.template.sam_transform import function_roles, transformed
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -61,8 +62,9 @@ def policy_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str
         ):
             documents.append(props["PolicyDocument"])
         if res["Type"] == "AWS::Serverless::Function":
-            # Inline documents; SAM policy templates ({"DynamoDBCrudPolicy": ...}) are AWS's own.
-            documents += [p for p in as_list(props.get("Policies", [])) if "Statement" in p]
+            # The role as SAM expands it: policy templates and SAM's own grants included.
+            role = function_roles(transformed())[logical]
+            documents += [p["PolicyDocument"] for p in role.get("Policies", [])]
         for document in documents:
             for statement in document["Statement"]:
                 yield logical, statement
@@ -277,7 +279,9 @@ def test_functions_get_the_configuration_contract() -> None:
             "PRICE_PER_MINUTE",
         },
         "ProcessResultsFunction": common | {"ARCHIVE_BUCKET"},
-        "EraseResultsFunction": common | {"ARCHIVE_BUCKET"},
+        # A restored object is queued with the upload's limits and cost estimate.
+        "EraseResultsFunction": common
+        | {"ARCHIVE_BUCKET", "MAX_VIDEO_MINUTES", "PRICE_PER_MINUTE"},
     }
     for logical, names in expected.items():
         env = model.function(logical).environment
@@ -374,6 +378,27 @@ def test_no_wildcard_actions_and_star_resources_only_where_iam_requires(
                 assert not action.endswith("*"), (logical, action)
         if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"]):
             assert set(actions) <= ACTIONS_WITHOUT_RESOURCE_TYPES, (logical, actions)
+
+
+def test_functions_write_their_permissions_inline(resources: dict[str, Any]) -> None:
+    # No SAM policy templates: what each function may do is listed where it is reviewed.
+    for logical, res in of_type(resources, "AWS::Serverless::Function").items():
+        for policy in as_list(res["Properties"].get("Policies", [])):
+            assert set(policy) <= {"Version", "Statement"}, (logical, sorted(policy))
+
+
+def test_the_policy_walker_sees_sam_policy_templates_and_sams_own_grants(
+    resources: dict[str, Any],
+) -> None:
+    statements = [s for logical, s in policy_statements(resources) if logical == "ApiFunction"]
+    assert statements and all(s["Effect"] == "Allow" for s in statements)
+    erase = [s for logical, s in policy_statements(resources) if logical == "EraseResultsFunction"]
+    # SAM's statement for the OnFailure destination is walked like the inline ones.
+    assert {
+        "Action": "sqs:SendMessage",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": ["EraseFailuresQueue", "Arn"]},
+    } in erase
 
 
 def test_rekognition_role_may_only_publish_to_the_completion_topic(
