@@ -63,8 +63,10 @@ chromium: ## Install Debian's chromium + chromium-driver when missing (for tests
 sam-venv: $(SAM_STAMP) $(CHECKOV_STAMP) ## Install SAM CLI + cfn-lint and checkov in their own venvs
 
 # --- the offline job -------------------------------------------------------------------------
-demo: dev ## Run the whole job offline: gallery + video -> stack -> appearances -> table + PNG
-	$(BIN)/cameo demo $(if $(VIDEO),--video "$(VIDEO)") $(if $(GALLERY),--gallery "$(GALLERY)")
+demo: dev ## Run the whole job offline: gallery + video -> stack -> table + PNG + page URL
+	@# A fresh stack (up wipes its data anyway), left up so the printed page URL stays served.
+	@$(BIN)/cameo stack down >/dev/null 2>&1 || true
+	$(BIN)/cameo demo --keep-running $(if $(VIDEO),--video "$(VIDEO)") $(if $(GALLERY),--gallery "$(GALLERY)")
 
 up: dev ## Start the offline stack and leave it running (see `cameo stack env`)
 	$(BIN)/cameo stack up $(if $(GALLERY),--gallery "$(GALLERY)")

@@ -5,7 +5,8 @@
    cached under .cache/ and never committed;
 2. start the stack; 3. upload the video to the local bucket; 4. wait, showing progress;
 5. print the appearance table through the query CLI (`cameo video s3://...`);
-6. write a timeline PNG (one row per celebrity) to demo-output/; 7. stop the stack.
+6. write a timeline PNG (one row per celebrity) to demo-output/; 7. stop the stack, or leave it
+   up (`--keep-running`, as `make demo` does); last, print the timeline page's URL for the video.
 
 Returns a non-zero exit code if any step fails.
 """
@@ -158,10 +159,13 @@ def run_demo(
         typer.secho(f"stack up failed: {exc}", fg="red", err=True)
         return 1
     code = 1
+    page = None
     try:
         _say("3/7 uploading the video, as a user would")
         uri = stack.upload(video, DEMO_KEY_PREFIX + video.name)
         typer.echo(f"    {uri}", err=True)
+        if "api" in stack.state.services:
+            page = page_url(str(stack.state.services["api"]["url"]), uri)
 
         _say("4/7 waiting for the pipeline")
         item = _wait(stack, uri, timeout)
@@ -201,4 +205,15 @@ def run_demo(
         fg="green" if code == 0 else "red",
         err=True,
     )
+    if page:
+        served = "`make down` stops it" if keep_running else "stopped: --keep-running serves it"
+        typer.echo(f"timeline page ({served}): {page}")
     return code
+
+
+def page_url(api_url: str, uri: str) -> str:
+    """The timeline page of one video, as the stack's HTTP API serves it (web/app.js's routes)."""
+    from cameo_core.api.ids import video_id
+    from cameo_core.keys import VideoRef
+
+    return f"{api_url.rstrip('/')}/#/video/{video_id(VideoRef.parse(uri))}"

@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from cameo_stack.demo import page_url
 from tests.api.world import BEZOS, DURATION_MS, EVANS, FAILURE_REASON, SWIFT
 from tests.browser.conftest import FACE_BOX, Site
 
@@ -321,3 +322,11 @@ def test_text_contrast_passes_wcag_aa(browser: Any, site: Site, page: str) -> No
         (t, fg, bg, round(contrast(fg, bg), 2)) for t, fg, bg in texts if contrast(fg, bg) < 4.5
     ]
     assert poor == []
+
+
+def test_the_url_the_demo_prints_opens_that_videos_timeline(browser: Any, site: Site) -> None:
+    video = site.videos["news"]
+    browser.get(page_url(site.url + "/", video.uri))
+    heading = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".video-head h1"))
+    assert heading[0].text == video.key
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".bar")) == 2)
