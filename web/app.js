@@ -605,12 +605,14 @@
   function showTooltip(bar, a) {
     tooltip.replaceChildren(h("strong", {}, a.name), describe(a));
     tooltip.hidden = false;
+    // Beside the bar, level with its lane: over the timeline's own width, not the player below.
     const box = bar.getBoundingClientRect();
     const tip = tooltip.getBoundingClientRect();
-    const x = Math.min(Math.max(8, box.left + box.width / 2 - tip.width / 2), window.innerWidth - tip.width - 8);
-    const below = box.bottom + 8 + tip.height < window.innerHeight;
+    const right = box.right + 12 + tip.width < window.innerWidth - 8;
+    const x = right ? box.right + 12 : Math.max(8, box.left - 12 - tip.width);
+    const y = Math.min(Math.max(8, box.top + box.height / 2 - tip.height / 2), window.innerHeight - tip.height - 8);
     tooltip.style.left = `${x + window.scrollX}px`;
-    tooltip.style.top = `${(below ? box.bottom + 8 : box.top - tip.height - 8) + window.scrollY}px`;
+    tooltip.style.top = `${y + window.scrollY}px`;
     bar.setAttribute("aria-describedby", "tooltip");
   }
 
