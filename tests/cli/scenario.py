@@ -114,6 +114,7 @@ class World:
         pages: list[dict[str, Any]],
         status: str = "SUCCEEDED",
         reason: str | None = None,
+        tuning: Tuning | None = None,
     ) -> dict[str, Any]:
         self.submit(video, job_id)
         jobs = fakes.ArchivedJobs({job_id: pages}, {job_id: reason} if reason else {})
@@ -122,7 +123,7 @@ class World:
             jobs,  # type: ignore[arg-type]
             self.table,
             self.archive,
-            Tuning(),
+            tuning or Tuning(),
         )
         assert outcome.status == status
         return outcome.as_dict()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cameo_core import config, keys
+from cameo_core import config, keys, results
 from cameo_stack import template as cfn
 from tests.template.sam_transform import function_roles, transformed
 
@@ -107,8 +107,11 @@ def test_table_keys_and_indexes_match_the_data_model(resources: dict[str, Any]) 
     # The backlog is read for keys and counts only; the item itself is read consistently.
     assert indexes["ByBacklog"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert keys.BACKLOG_INDEX == "ByBacklog"
-    # Nothing in cameo expires on its own (idempotency records were dropped with their TTL).
-    assert "TimeToLiveSpecification" not in props
+    # TTL on the attribute only results items carry, and only with ResultsRetentionDays.
+    assert props["TimeToLiveSpecification"] == {
+        "AttributeName": results.EXPIRES_AT,
+        "Enabled": True,
+    }
 
 
 def test_table_is_on_demand_with_pitr_and_encryption(resources: dict[str, Any]) -> None:
@@ -466,6 +469,28 @@ def test_buckets_are_private_encrypted_and_tls_only(resources: dict[str, Any]) -
 def test_archive_pages_expire_after_the_retention_parameter(resources: dict[str, Any]) -> None:
     rules = resources["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert {"Ref": "ArchiveRetentionDays"} in [r.get("ExpirationInDays") for r in rules]
+
+
+def test_results_retention_expires_items_and_pages_together(doc: dict[str, Any]) -> None:
+    resources = doc["Resources"]
+    parameter = doc["Parameters"]["ResultsRetentionDays"]
+    assert parameter["Default"] == 0 == config.Tuning().retention_days  # off unless set
+    assert doc["Conditions"]["ResultsExpire"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ResultsRetentionDays"}, 0]}]
+    }
+    # The items: the results function stamps expires_at from RESULTS_RETENTION_DAYS.
+    process = resources["ProcessResultsFunction"]["Properties"]["Environment"]["Variables"]
+    assert process["RESULTS_RETENTION_DAYS"] == {"Ref": "ResultsRetentionDays"}
+    assert config.Tuning.from_env({"RESULTS_RETENTION_DAYS": "7"}).retention_days == 7
+    # The pages: a second lifecycle rule on raw/, only when the parameter is set.
+    rules = resources["ArchiveBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (conditional,) = [r["Fn::If"] for r in rules if "Fn::If" in r]
+    condition, rule, otherwise = conditional
+    assert condition == "ResultsExpire"
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert rule["Prefix"] == "raw/"
+    assert rule["ExpirationInDays"] == {"Ref": "ResultsRetentionDays"}
+    assert rule["Status"] == "Enabled"
 
 
 # -- checks, outputs, local invoke ------------------------------------------------------------

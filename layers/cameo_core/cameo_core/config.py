@@ -50,6 +50,9 @@ class Tuning:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     merge_gap_ms: int = DEFAULT_MERGE_GAP_MS
     max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES
+    # ResultsRetentionDays: a job's appearances and summaries expire this many days after
+    # they are first written (DynamoDB TTL); 0 keeps them until the video is erased.
+    retention_days: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Tuning:
@@ -58,11 +61,14 @@ class Tuning:
             min_confidence=_number(env, "MIN_CONFIDENCE", DEFAULT_MIN_CONFIDENCE),
             merge_gap_ms=int(_number(env, "MERGE_GAP_MS", DEFAULT_MERGE_GAP_MS)),
             max_video_bytes=int(_number(env, "MAX_VIDEO_BYTES", DEFAULT_MAX_VIDEO_BYTES)),
+            retention_days=_number(env, "RESULTS_RETENTION_DAYS", 0.0),
         )
         if not 0 <= tuning.min_confidence <= 100:
             raise ConfigError("MIN_CONFIDENCE must be between 0 and 100")
         if tuning.merge_gap_ms < 0:
             raise ConfigError("MERGE_GAP_MS must not be negative")
+        if tuning.retention_days < 0:
+            raise ConfigError("RESULTS_RETENTION_DAYS must not be negative (0: no expiry)")
         return tuning
 
 

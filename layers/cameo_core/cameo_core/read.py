@@ -44,6 +44,8 @@ KNOWN_SCHEMA_VERSIONS = frozenset({1})
 UNVERSIONED_SCHEMA_VERSION = 1
 # The TTL attribute (epoch seconds) results.py may set on those items (results.EXPIRES_AT).
 EXPIRES_AT = "expires_at"
+# On the video item: when its job's results expire (results.RESULTS_EXPIRE_AT).
+RESULTS_EXPIRE_AT = "results_expire_at"
 FINISHED = "SUCCEEDED"
 
 
@@ -268,10 +270,22 @@ def _not_ready(status: VideoStatus) -> NotReady:
 
 def _finished(table: ResultsTable, video: VideoRef) -> tuple[VideoStatus, str]:
     """The status record and the finished job's id, or NotFound / NotReady."""
-    status = _get(table, video)
+    item = _video_item(table, video)
+    status = _status(video, item)
     if not status.finished:
         raise _not_ready(status)
+    if _expired({EXPIRES_AT: item.get(RESULTS_EXPIRE_AT)}, time.time()):
+        # TTL may have deleted some or all of the items already: say so, not "incomplete".
+        raise _past_retention(status)
     return status, str(status.job_id)
+
+
+def _past_retention(status: VideoStatus) -> NotReady:
+    return NotReady(
+        f"the results of {status.video} (job {status.job_id}) are past their retention"
+        " (ResultsRetentionDays) and are being deleted",
+        status,
+    )
 
 
 def _schema_checked(item: Item) -> Item:
@@ -296,11 +310,7 @@ def _job_items(
     now = time.time()
     if any(_expired(item, now) for item in mine):
         # A job's items share one expiry; TTL removes them one by one, within days.
-        raise NotReady(
-            f"the results of {status.video} (job {job_id}) are past their retention"
-            " (ResultsRetentionDays) and are being deleted",
-            status,
-        )
+        raise _past_retention(status)
     found = len(mine)
     if recorded is not None and found != recorded:
         raise NotReady(

@@ -15,6 +15,7 @@ over several.
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -124,6 +125,21 @@ SCHEMA_VERSION = 1
 # Their DynamoDB TTL attribute (epoch seconds), set when the stack keeps results for a limited
 # time (ResultsRetentionDays). TTL deletes lazily, so readers treat an item past it as gone.
 EXPIRES_AT = "expires_at"
+# On the video item (not a TTL attribute: the record of the upload stays): when its job's
+# results expire. Set by the first write of the job; a rewrite (a retry, `cameo reprocess`)
+# keeps it, so rebuilding results never extends their retention.
+RESULTS_EXPIRE_AT = "results_expire_at"
+DAY_S = 86_400
+
+
+def results_expiry(current: Mapping[str, Any] | None, tuning: Tuning) -> int | None:
+    """Epoch seconds at which the current job's items expire, or None (kept until erased)."""
+    recorded = (current or {}).get(RESULTS_EXPIRE_AT)
+    if recorded is not None:
+        return int(recorded)
+    if not tuning.retention_days:
+        return None
+    return int(time.time() + tuning.retention_days * DAY_S)
 
 
 def appearance_item(
@@ -288,6 +304,7 @@ def write_results(
     table: ResultsTable,
     tuning: Tuning,
     track_keys: bool = False,
+    expires_at: int | None = None,
 ) -> Normalized:
     """Stream pages -> appearances -> table. Restarts from page 1 when the token expires;
     deterministic keys make the second pass overwrite the first.
@@ -299,7 +316,9 @@ def write_results(
         for attempt in range(PAGINATION_RESTARTS + 1):
             batches = Background(pool, limit=BATCHES_IN_FLIGHT)
             try:
-                return _write_pass(video, job_id, pages, table, tuning, track_keys, batches)
+                return _write_pass(
+                    video, job_id, pages, table, tuning, track_keys, batches, expires_at
+                )
             except PaginationExpired:
                 # Let the first pass's writes land before the second's.
                 batches.drain()
@@ -329,6 +348,7 @@ def _write_pass(
     tuning: Tuning,
     track_keys: bool,
     batches: Background,
+    expires_at: int | None = None,
 ) -> Normalized:
     builder = AppearanceBuilder(tuning.merge_gap_ms, tuning.min_confidence)
     summaries = Summaries()
@@ -343,15 +363,15 @@ def _write_pass(
             count += 1
             metadata = page.get("VideoMetadata") or metadata
             for appearance in builder.feed(page.get("Celebrities") or []):
-                writer.put(appearance_item(video, job_id, appearance))
+                writer.put(appearance_item(video, job_id, appearance, expires_at=expires_at))
                 summaries.add(appearance)
                 appearances += 1
     for appearance in builder.close():
-        writer.put(appearance_item(video, job_id, appearance))
+        writer.put(appearance_item(video, job_id, appearance, expires_at=expires_at))
         summaries.add(appearance)
         appearances += 1
     for summary in summaries:
-        writer.put(summary_item(video, job_id, summary))
+        writer.put(summary_item(video, job_id, summary, expires_at=expires_at))
     writer.flush()
     return Normalized(
         appearances=appearances,
@@ -363,7 +383,13 @@ def _write_pass(
     )
 
 
-def finish_success(video: VideoRef, job_id: str, result: Normalized, table: ResultsTable) -> bool:
+def finish_success(
+    video: VideoRef,
+    job_id: str,
+    result: Normalized,
+    table: ResultsTable,
+    expires_at: int | None = None,
+) -> bool:
     finished = table.finish_job(
         video,
         job_id,
@@ -375,6 +401,7 @@ def finish_success(video: VideoRef, job_id: str, result: Normalized, table: Resu
             "celebrity_count": result.celebrities,
             "detection_count": result.detections,
             "reason": None,
+            RESULTS_EXPIRE_AT: expires_at,
         },
     )
     if finished:
@@ -444,9 +471,10 @@ def process_completion(
         metrics.add_metric(name="StatusMismatches", unit=MetricUnit.Count, value=1)
 
     pages = JobPages(video, job_id, jobs, archive)
+    expires_at = results_expiry(current, tuning)
     try:
         with _discard_if_superseded(video, job_id, table, archive):
-            result = write_results(video, job_id, pages, table, tuning)
+            result = write_results(video, job_id, pages, table, tuning, expires_at=expires_at)
     except ResultsExpired:
         reason = "Rekognition no longer has this job's results (they expire after ~7 days)"
         return _fail(video, job_id, reason, table, archive)
@@ -455,7 +483,7 @@ def process_completion(
     finally:
         metrics.add_metric(name="PagesFetched", unit=MetricUnit.Count, value=pages.fetched)
 
-    if not finish_success(video, job_id, result, table):
+    if not finish_success(video, job_id, result, table, expires_at):
         # A newer upload (or a delete) took over while we wrote: remove what this job wrote,
         # items and archived pages (an erase that ran meanwhile could not see them all).
         discard_job(video, job_id, table, archive)
@@ -543,16 +571,23 @@ def reprocess(video: VideoRef, table: ResultsTable, archive: RawArchive, tuning:
         raise LookupError(f"no archived pages for {video.uri} job {job_id}")
     if last.get("NextToken"):
         raise LookupError(f"the archive of {video.uri} job {job_id} is incomplete")
+    expires_at = results_expiry(current, tuning)
     with _discard_if_superseded(video, job_id, table, archive):
         result = write_results(
-            video, job_id, lambda: archive.pages(video, job_id), table, tuning, track_keys=True
+            video,
+            job_id,
+            lambda: archive.pages(video, job_id),
+            table,
+            tuning,
+            track_keys=True,
+            expires_at=expires_at,
         )
         # New tuning can split or merge appearances differently: this job's items that this
         # pass did not write are leftovers of its previous normalization.
         table.delete_results(
             video, keep=lambda item: item.get("job_id") != job_id or item["sk"] in result.written
         )
-    if not finish_success(video, job_id, result, table):
+    if not finish_success(video, job_id, result, table, expires_at):
         # Erased or re-uploaded while we wrote: this job's items (just written) and pages go.
         discard_job(video, job_id, table, archive)
         raise LookupError(f"{video.uri} was superseded while reprocessing")
