@@ -69,3 +69,15 @@ def test_an_upload_is_listed_and_its_media_url_plays(stack: Stack, tmp_path: Pat
     assert media["url"].startswith(stack.state.endpoints["s3"])  # moto, not AWS
     with urllib.request.urlopen(media["url"], timeout=10) as response:
         assert response.read() == b"not really a video"
+
+
+def test_the_stack_serves_the_timeline_page(stack: Stack) -> None:
+    base = stack.state.services["api"]["url"]
+    with urllib.request.urlopen(base + "/", timeout=10) as response:
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        page = response.read().decode()
+    # The page's own files, all under /ui/ (web/), nothing from elsewhere.
+    assert 'src="ui/app.js"' in page and 'href="ui/app.css"' in page
+    for asset in ("app.js", "app.css", "config.js"):
+        with urllib.request.urlopen(f"{base}/ui/{asset}", timeout=10) as response:
+            assert response.status == 200 and response.read()
