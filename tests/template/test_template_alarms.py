@@ -165,3 +165,18 @@ def test_alarm_destinations_are_optional_and_checked(doc, parameter, good, bad) 
     pattern = re.compile(spec["AllowedPattern"])
     assert all(pattern.fullmatch(value) for value in good)
     assert not any(pattern.fullmatch(value) for value in bad)
+
+
+def test_docs_list_every_alarm_parameter_and_the_redrive_commands(doc) -> None:
+    docs = (ROOT / "docs/aws.md").read_text()
+    for parameter in ("AlarmEmail", "AlarmTopicArn", "BacklogAlarmAgeSeconds"):
+        assert f"| `{parameter}` |" in docs, parameter
+    for family in ("MessagesAlarm", "AgeAlarm", "ErrorsAlarm", "BacklogOldestUploadAlarm"):
+        assert family in docs, family
+    names = {k for k, r in doc["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    families = {"MessagesAlarm", "AgeAlarm", "ErrorsAlarm"}
+    assert all(n.endswith(tuple(families)) or n == "BacklogOldestUploadAlarm" for n in names)
+    for queue in logical_ids(doc, "AWS::SQS::Queue"):
+        assert f"`{queue}`" in docs, queue
+    assert "cameo dlq redrive --stack" in docs
+    assert "cameo dlq redrive --stack cameo --queue CompletionDeliveryDLQ" in docs
