@@ -438,16 +438,23 @@ def dlq_redrive(
     from cameo_stack import dlq
 
     if stack:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client, queues, functions = _aws(stack, region, profile)
-        count = dlq.redrive_queues(
-            client("sqs"),
-            queues,
-            dlq.AwsSender(client("lambda"), client("sns")),
-            function=function,
-            queue=queue,
-            functions=functions,
-            wait=1,
-        )
+        try:
+            count = dlq.redrive_queues(
+                client("sqs"),
+                queues,
+                dlq.AwsSender(client("lambda"), client("sns")),
+                function=function,
+                queue=queue,
+                functions=functions,
+                wait=1,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            # The message being sent stays in its queue (visible again at once).
+            _err(f"cameo: error: {exc}")
+            raise typer.Exit(1) from exc
     else:
         count = dlq.redrive(_current(), function, queue)
     typer.echo(f"redrove {count} event(s)")

@@ -284,3 +284,24 @@ def test_cameo_dlq_list_with_a_stack_name_reads_the_deployed_stack(
         depth(q.url) == (q.name in ("CompletionDeliveryDLQ", "StartFailuresQueue"))
         for q in deployed.queues
     )
+
+
+def test_cameo_dlq_redrive_with_a_stack_name_stops_at_an_aws_error_and_keeps_the_event(
+    deployed: SimpleNamespace,
+) -> None:
+    from typer.testing import CliRunner
+
+    from cameo_cli.main import app
+
+    # The stack in moto has no such function: Lambda answers ResourceNotFoundException.
+    result = CliRunner().invoke(app, ["dlq", "redrive", "--stack", "cameo"])
+
+    assert result.exit_code == 1
+    assert "cameo: error:" in result.stderr
+    assert "Traceback" not in result.output
+    # The completion (published first: queues go in name order) is redriven; the start record
+    # is still there for the next attempt.
+    assert depth(deployed.by_name["CompletionDeliveryDLQ"].url) == 0
+    assert depth(deployed.by_name["StartFailuresQueue"].url) == 1
+    (delivered,) = messages(deployed.observer)
+    assert json.loads(delivered["Body"])["Message"] == deployed.message
