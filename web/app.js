@@ -370,14 +370,36 @@
       }
       this.video = h("video", { controls: true, preload: "metadata", src: media.url, id: "player" });
       if (!API) {
-        // Same origin as the API: the cues load without CORS (one cue per appearance).
-        this.video.append(h("track", { kind: "captions", label: "Cast", srclang: "en", src: exportUrl(this.id, "vtt") }));
+        // Same origin as the API, so the cues load without CORS: the whole cast, then one
+        // track per celebrity (the player's captions menu), one cue per appearance.
+        const vtt = exportUrl(this.id, "vtt");
+        this.video.append(h("track", { kind: "captions", label: "Cast", srclang: "en", src: vtt }),
+          ...this.cast.map((m) => h("track", {
+            kind: "captions", label: m.name, srclang: "en",
+            src: `${vtt}?celebrity_id=${encodeURIComponent(m.celebrity_id)}`,
+          })));
       }
       this.box = h("div", { class: "facebox", hidden: true }, h("span", { class: "facebox-label" }));
+      this.onScreen = h("p", { class: "on-screen", "aria-live": "polite" });
       this.video.addEventListener("timeupdate", () => this.onTime());
-      this.video.addEventListener("seeked", () => this.onTime());
+      this.video.addEventListener("seeked", () => { this.onTime(); this.whoIsOnScreen(); });
+      this.video.addEventListener("pause", () => this.whoIsOnScreen());
       this.video.addEventListener("loadedmetadata", () => this.drawBox());
-      return h("section", { class: "panel player" }, h("div", { class: "player-wrap" }, this.video, this.box));
+      return h("section", { class: "panel player" },
+        h("div", { class: "player-wrap" }, this.video, this.box), this.onScreen);
+    }
+
+    // GET /videos/{id}/at/{ms}, when the player stops somewhere: the API's answer, not ours.
+    async whoIsOnScreen() {
+      const ms = Math.floor(this.video.currentTime * 1000);
+      try {
+        const answer = await api(`/videos/${encodeURIComponent(this.id)}/at/${ms}`);
+        if (Math.floor(this.video.currentTime * 1000) !== ms) return;  // moved on since
+        const names = [...new Set(answer.on_screen.map((a) => a.name))];
+        this.onScreen.textContent = `At ${clock(ms)}: ${names.length ? names.join(", ") : "nobody recognised"}.`;
+      } catch (error) {
+        this.onScreen.textContent = "";
+      }
     }
 
     async load() {

@@ -142,6 +142,15 @@ def test_each_celebrity_gets_a_lane_with_bars_where_their_appearances_are(
     assert abs(b_bottom - (v_top + (top + height) * (v_bottom - v_top))) <= TOLERANCE_PX
     details = browser.find_element(By.CSS_SELECTOR, ".details").text
     assert "Jeff Bezos" in details and "98.25 %" in details
+    # Who is on screen there, as GET /videos/{id}/at/{ms} answers it.
+    on_screen = browser.find_element(By.CSS_SELECTOR, ".on-screen")
+    wait(browser, lambda d: on_screen.text)
+    assert on_screen.text == "At 0:01.0: Jeff Bezos."
+    # The WebVTT export as captions: the whole cast, and one track per celebrity.
+    tracks = browser.execute_script(
+        "return [...document.getElementById('player').textTracks].map((t) => t.label)"
+    )
+    assert tracks == ["Cast", "Jeff Bezos", "Taylor Swift"]
 
     # With the pointer on Swift's bar, this is the picture in the README.
     ActionChains(browser).move_to_element(bar(browser, SWIFT, 3000)).perform()
@@ -341,3 +350,24 @@ def test_the_url_the_demo_prints_opens_that_videos_timeline(browser: Any, site: 
     heading = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".video-head h1"))
     assert heading[0].text == video.key
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".bar")) == 2)
+
+
+def test_a_celebrity_is_found_by_name(browser: Any, site: Site) -> None:
+    browser.get(site.url + "/")
+    field = wait(browser, lambda d: d.find_element(By.ID, "celebrity-name"))
+    field.send_keys("Taylor Swift", Keys.ENTER)
+    found = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".found a"))
+    assert [a.text for a in found] == ["Taylor Swift"]
+    assert "1 video, 1.0 s" in browser.find_element(By.CSS_SELECTOR, ".found").text
+    found[0].click()
+    rows = wait(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table.celebrity-videos tbody tr")
+    )
+    assert len(rows) == 1 and "red carpet" in rows[0].text
+    browser.get(site.url + "/")
+    field = wait(browser, lambda d: d.find_element(By.ID, "celebrity-name"))
+    field.send_keys("Nobody Atall", Keys.ENTER)
+    wait(
+        browser,
+        lambda d: "Nobody called Nobody Atall" in d.find_element(By.CSS_SELECTOR, ".found").text,
+    )
