@@ -530,6 +530,8 @@
       this.zoomLabel.textContent = `${clamped}×`;
       this.scroller.scrollLeft = middle * this.inner.offsetWidth - this.scroller.clientWidth / 2;
       this.renderAxis();
+      const active = document.activeElement;
+      if (active && active.classList.contains("bar")) this.focusBar(active);  // keep it in view
     }
 
     renderAxis() {

@@ -207,6 +207,12 @@ def test_arrow_keys_move_focus_across_bars(browser: Any, site: Site) -> None:
         assert focused() == expected, key
     # The tooltip follows the focus, so keyboard users get the numbers too.
     assert browser.find_element(By.ID, "tooltip").is_displayed()
+    # + and - zoom from the keyboard, and the focus stays on its bar.
+    browser.switch_to.active_element.send_keys("+")
+    assert browser.find_element(By.ID, "zoom-level").text == "2\N{MULTIPLICATION SIGN}"
+    assert focused() == (BEZOS, "1000")
+    browser.switch_to.active_element.send_keys("-")
+    assert browser.find_element(By.ID, "zoom-level").text == "1\N{MULTIPLICATION SIGN}"
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     wait(
         browser,
