@@ -29,10 +29,7 @@ INTERVAL_MS = 200.0  # one sampling interval at the default 5 samples per second
 VIDEOS = [s.name for s in hardsuite.scripts()]
 # Gates the engine misses are listed here as (gate, video): reason, and reported as xfail at the
 # issue's thresholds, never loosened; non-strict, so a fix shows up as XPASS.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("recall", "hard_avi_24_270p"): "270p MPEG-4: Obama's marginal 0.60-0.73 distances; recall "
-    "0.85 with the seeded enrolment (0.94-0.97 with dlib's unseeded jitter, by luck)",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _gated(gate: str) -> list[object]:

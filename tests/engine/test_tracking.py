@@ -1,4 +1,5 @@
-"""The name-keeping rule on tracks: recall gained on marginal distances, no unknown face named.
+"""The name-keeping rule and the track mean: recall gained on marginal distances, no unknown
+face named.
 
 The detector and the embedding are replaced by scripted stand-ins, so each test states exactly
 which distances a face has in which sample; the tracking code, the appearance checks (real dlib
@@ -24,8 +25,15 @@ pytestmark = pytest.mark.engine
 
 THRESHOLD = 0.6
 FPS = 5.0
-# Re-embed every sample, so that every scripted distance is seen.
-EVERY_SAMPLE = {"reverify_s": 0.0, "reverify_clear_s": 0.0, "unsure_reverify_s": 0.0}
+# Re-embed every sample, so that every scripted distance is seen; the name-keeping tests match
+# each sample by its own embedding (track_mean_s 0), the track-mean tests turn the mean on.
+EVERY_SAMPLE = {
+    "reverify_s": 0.0,
+    "reverify_clear_s": 0.0,
+    "unsure_reverify_s": 0.0,
+    "track_mean_s": 0.0,
+}
+TRACK_MEAN = {"track_mean_s": TrackerConfig().track_mean_s}
 # Gallery: person 0 at the origin and person 1 at 0.9 from it, one enrolled embedding each.
 APART = 0.9
 MATRIX = np.zeros((2, 128))
@@ -45,11 +53,17 @@ def _embedding(d0: float, d1: float | None = None) -> np.ndarray:
 
 @dataclass
 class Step:
-    """One sample: the face's box and its distances (None: the detector misses it)."""
+    """One sample: the face's box and its distances (None: the detector misses it).
+
+    `noise` moves the embedding that far along an axis orthogonal to the gallery, to one side
+    in even samples and to the other in odd ones: the sample's own distance to person 0 is then
+    hypot(distance, noise), and the mean of two consecutive samples is back at `distances`.
+    """
 
     distances: tuple[float, ...] | None
     box: tuple[float, float, float, float] = (200.0, 100.0, 320.0, 250.0)
     photo: str = "obama3"  # whose face the pixels show (a cut changes it)
+    noise: float = 0.0
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +124,11 @@ class _Models:
 
     def embed(self, rgb: np.ndarray, shape) -> np.ndarray:
         self.calls.append(self.now)
-        d = self.steps[self.now].distances
-        assert d is not None
-        return _embedding(*d)
+        step = self.steps[self.now]
+        assert step.distances is not None
+        v = _embedding(*step.distances)
+        v[2] = step.noise if self.now % 2 == 0 else -step.noise
+        return v
 
 
 def _run(steps: list[Step], faces: dict[str, np.ndarray], **config: float) -> list[int | None]:
@@ -264,3 +280,56 @@ def test_between_embeddings_a_track_keeps_what_it_was_last_told(faces) -> None:
         image[100:250, 200:320] = crop
         assert analyzer.process(_Frame(i, i * 200, image))[0].person == 0  # type: ignore[arg-type]
     assert models_calls.calls == [0]
+
+
+# ------------------------------------------------------------------------ the track mean
+
+
+def test_a_face_scattered_by_compression_is_named_by_its_track_mean(faces) -> None:
+    # Given a face 0.54 from person 0, whose single embeddings compression scatters to 0.61
+    # (0.56 from each other: the same face)
+    steps = [Step((0.54,), noise=0.28) for _ in range(6)]
+    # Then the mean of the track's embeddings names it, from the second sample on; the first
+    # is named back, as the same continuous track
+    assert _run(steps, faces, **TRACK_MEAN) == [0] * 6
+    # And matched sample by sample, it never matches and stays unknown
+    assert _run(steps, faces) == [-1] * 6
+
+
+def test_averaging_does_not_name_an_unknown_face(faces) -> None:
+    # An unknown face whose embeddings scatter around 0.66 from person 0 (0.72 each)
+    steps = [Step((0.66,), noise=0.3) for _ in range(12)]
+    assert _run(steps, faces, **TRACK_MEAN) == [-1] * 12
+    assert _run(steps, faces) == [-1] * 12
+
+
+def test_the_track_mean_starts_over_at_an_embedding_clearly_not_the_person(faces) -> None:
+    # Named at 0.3 for a second, then embeddings at 0.8 with no cut in the pixels: averaged
+    # with the earlier ones they would still be under the threshold
+    steps = [Step((0.3,)) for _ in range(5)] + [Step((0.8,)) for _ in range(3)]
+    assert _run(steps, faces, **TRACK_MEAN) == [0] * 5 + [-1] * 3
+
+
+@pytest.mark.parametrize(
+    "steps, names",
+    [
+        # never matched
+        ([Step((d,)) for d in (0.63, 0.61, 0.65, 0.62, 0.68)], [-1] * 5),
+        # a cut to another face at the same place
+        ([Step((0.4,)), Step((0.4,)), Step((0.65,), photo="biden"), Step((0.63,), photo="biden")],
+         [0, 0, -1, -1]),
+        # a cut to a face far from the track's mean
+        ([Step((0.3,))] * 3 + [Step((0.75,), photo="biden")] * 2, [0, 0, 0, -1, -1]),
+        # a jump in size
+        ([Step((0.4,)), Step((0.65,), box=(170.0, 60.0, 350.0, 285.0))], [0, -1]),
+        # lost for several samples
+        ([Step((0.4,)), Step(None), Step(None), Step(None), Step((0.63,))],
+         [0, None, None, None, -1]),
+        # a nearer person: the mean may not name against the latest embedding's ranking
+        ([Step((0.4,)), Step((0.68, 0.64)), Step((0.66, 0.69))], [0, -1, 0]),
+    ],
+)  # fmt: skip
+def test_the_track_mean_keeps_every_rule_that_keeps_a_name_off_a_face(
+    faces, steps: list[Step], names: list[int | None]
+) -> None:
+    assert _run(steps, faces, **TRACK_MEAN) == names
