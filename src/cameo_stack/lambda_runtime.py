@@ -19,11 +19,16 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from cameo_stack.template import Function
+
+# A pre-warmed environment's Init phase may take this long (several start at once on a shared
+# host, so longer than Lambda's 10 s init limit).
+INIT_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -102,6 +107,29 @@ class Worker:
         self._responses = resp_read
         self._buffer = b""
         self.invocations = 0
+
+    def init(self, timeout_s: float = INIT_TIMEOUT_S) -> bool:
+        """Run only the Init phase (imports, module-level code) now; False if the worker died
+        or took longer than Lambda's init limit. An init error is kept for the first invocation."""
+        try:
+            self._requests.write(json.dumps({"init": True}) + "\n")
+            self._requests.flush()
+        except (BrokenPipeError, OSError):
+            return False
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                return False
+            ready, _, _ = select.select([self._responses], [], [], min(remaining, 0.5))
+            if ready:
+                chunk = os.read(self._responses, 65536)
+                if not chunk:
+                    return False
+                self._buffer += chunk
+        _, _, self._buffer = self._buffer.partition(b"\n")
+        return True
 
     def invoke(self, event: Any, request_id: str) -> Invocation:
         timeout_s = float(self.fn.timeout)
@@ -232,6 +260,23 @@ class FunctionPool:
                 worker.close()
                 self._all.remove(worker)
         return result
+
+    def prewarm(self) -> int:
+        """Start ``concurrency`` environments and run their Init phase now, in parallel, as
+        provisioned concurrency would; how many are warm. On AWS a burst's cold starts run side
+        by side on their own hosts; here they would queue on the host's few cores, in front of
+        the burst's first invocations. The first invocation of each still reports cold."""
+        workers = [Worker(self.fn, self.env, self._log) for _ in range(self.concurrency)]
+        with ThreadPoolExecutor(len(workers)) as pool:
+            warm = list(pool.map(Worker.init, workers))
+        with self._lock:
+            for worker, ok in zip(workers, warm, strict=True):
+                if ok:
+                    self._all.append(worker)
+                    self._idle.append(worker)
+                else:
+                    worker.kill()
+        return sum(warm)
 
     def shutdown(self) -> None:
         with self._lock:

@@ -4,7 +4,8 @@ Started by cameo_stack.lambda_runtime as ``python -m cameo_stack.lambda_worker M
 REQ_FD RESP_FD`` with the function's environment. Invocations arrive as JSON lines on REQ_FD and
 results leave on RESP_FD, so whatever the handler prints (Powertools logs to stdout) goes to the
 function's log file and never corrupts the protocol. Module-level code runs once, at the first
-invocation's cold start, as on Lambda.
+invocation's cold start, as on Lambda, or on a line ``{"init": true}``, which runs only that Init
+phase (a pre-warmed environment, see FunctionPool.prewarm).
 """
 
 from __future__ import annotations
@@ -74,8 +75,12 @@ def main() -> None:
             except Exception as exc:  # noqa: BLE001 (reported to the router like Lambda's init error)
                 init_error = _error(exc)
                 init_error["errorType"] = f"Runtime.ImportModuleError: {init_error['errorType']}"
-        if init_error is not None:
-            response: dict[str, Any] = {"ok": False, "error": init_error}
+        if request.get("init"):
+            # Only the Init phase (a pre-warmed environment): the error, if any, is reported
+            # by the first invocation, as Lambda does.
+            response: dict[str, Any] = {"ok": init_error is None, "init": True}
+        elif init_error is not None:
+            response = {"ok": False, "error": init_error}
         else:
             try:
                 result = handler(request["event"], LambdaContext(request))

@@ -21,6 +21,10 @@ Schedules (EventBridge rules and Scheduler schedules, also asynchronous invocati
 enabled one sends its event to the function's ``-invoke`` queue every ``schedule_seconds``
 of the stack (its option, a few seconds), not at the template's rate.
 
+With ``--prewarm`` every triggered function's environments (its concurrency) are started and
+initialized before the router accepts events, like provisioned concurrency: on AWS a burst's
+cold starts run side by side on their own hosts, here they would queue on a few shared cores.
+
 A small HTTP endpoint on 127.0.0.1 serves ``GET /health`` with per-function counters.
 """
 
@@ -72,6 +76,59 @@ class Counters:
     last_error: str | None = None
 
 
+class BatchDeleter:
+    """Handled messages leave their queues in batches (DeleteMessageBatch, up to 10 a request),
+    as Lambda's own pollers do: one request per batch, not one per event. Batches form by
+    themselves under load: what arrives while a request is in flight goes in the next one."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+        self._pending: dict[str, list[str]] = {}
+        self._ready = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sqs-deletes")
+        self._thread.start()
+
+    def delete(self, url: str, receipt: str) -> None:
+        with self._ready:
+            self._pending.setdefault(url, []).append(receipt)
+            self._ready.notify()
+
+    def _take(self) -> list[tuple[str, list[str]]]:
+        batches = [
+            (url, r[i : i + 10]) for url, r in self._pending.items() for i in range(0, len(r), 10)
+        ]
+        self._pending = {}
+        return batches
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                self._ready.wait_for(lambda: self._pending or self._stopped)
+                if self._stopped and not self._pending:
+                    return
+                batches = self._take()
+            for url, receipts in batches:
+                self._send(url, receipts)
+
+    def _send(self, url: str, receipts: list[str]) -> None:
+        entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts)]
+        try:
+            failed = self._sqs.delete_message_batch(QueueUrl=url, Entries=entries).get("Failed")
+        except Exception as exc:  # noqa: BLE001 (moto restarting: the messages come back)
+            log.warning("delete of %d handled message(s) failed: %s", len(receipts), exc)
+            return
+        for failure in failed or []:
+            # The message reappears after its visibility timeout: handled twice, as SQS allows.
+            log.warning("delete of a handled message failed: %s", failure.get("Message"))
+
+    def close(self) -> None:
+        with self._ready:
+            self._stopped = True
+            self._ready.notify()
+        self._thread.join(timeout=10)
+
+
 @dataclass
 class FunctionRoute:
     fn: Function
@@ -89,6 +146,7 @@ class Router:
         self.stop_event = threading.Event()
         self._pollers: list[threading.Thread] = []
         self.sqs = boto_client("sqs", state)
+        self.deletes = BatchDeleter(self.sqs)
         self.routes: dict[str, FunctionRoute] = {}
         self._in_flight: dict[str, tuple[str, str]] = {}  # request id -> (queue URL, receipt)
         self._lock = threading.Lock()
@@ -117,6 +175,17 @@ class Router:
                 failure_queue_url=failure,
                 executor=ThreadPoolExecutor(width, thread_name_prefix=fn.logical_id),
             )
+
+    def prewarm(self) -> dict[str, int]:
+        """Every event-triggered function's environments, initialized before the first event."""
+        triggered = [
+            route
+            for route in self.routes.values()
+            if route.fn.s3 or route.fn.sns or route.fn.sqs or route.fn.schedules
+        ]
+        with ThreadPoolExecutor(max(1, len(triggered))) as pool:
+            warm = pool.map(lambda route: route.pool.prewarm(), triggered)
+            return {route.fn.logical_id: n for route, n in zip(triggered, warm, strict=True)}
 
     # -- polling ----------------------------------------------------------------------------
 
@@ -226,7 +295,7 @@ class Router:
         receipt = message["ReceiptHandle"]
         body = json.loads(message["Body"])
         if source == "s3" and events.is_s3_test_event(body):
-            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+            self.deletes.delete(url, receipt)
             return
         if source == "sns":
             event = events.sns_event(body, events.subscription_arn(fn, body["TopicArn"]))
@@ -255,7 +324,7 @@ class Router:
         self._log_invocation(fn, source, attempt, result)
         if result.ok:
             route.counters.succeeded += 1
-            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+            self.deletes.delete(url, receipt)
             return
 
         route.counters.errors += 1
@@ -273,7 +342,7 @@ class Router:
             return
         condition = "RetriesExhausted" if age_s < fn.max_event_age else "EventAgeExceeded"
         self._dead_letter(route, event, request_id, attempt, condition, result)
-        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+        self.deletes.delete(url, receipt)
 
     def _dead_letter(
         self,
@@ -339,6 +408,7 @@ class Router:
             self._release(url, receipt)
         for route in self.routes.values():
             route.executor.shutdown(wait=True, cancel_futures=True)
+        self.deletes.close()
 
     def health(self) -> dict[str, Any]:
         return {
@@ -378,12 +448,21 @@ def main(argv: list[str] | None = None) -> None:
         default=4,
         help="concurrent invocations per function without ReservedConcurrency",
     )
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="initialize every triggered function's environments before accepting events",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     state = StackState.load(StatePaths(args.state_dir.resolve()))
     router = Router(state, state.model(), concurrency=args.concurrency)
+    if args.prewarm:  # before /health answers, so `cameo stack up` returns with them warm
+        started = time.monotonic()
+        warm = router.prewarm()
+        log.info("pre-warmed %s in %.1fs", warm, time.monotonic() - started)
     server = _serve_health(router, args.port)
 
     def on_signal(signum: int, _frame: Any) -> None:

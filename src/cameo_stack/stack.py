@@ -56,6 +56,9 @@ class StackOptions:
     # Not None: every engine job lasts exactly this long and decodes nothing (load tests).
     engine_fixed_job_seconds: float | None = None
     router_concurrency: int = 4
+    # Initialize the functions' environments before events arrive (router --prewarm): load
+    # tests, whose bursts would otherwise start with every environment's cold start at once.
+    prewarm: bool = False
     stack_name: str = DEFAULT_STACK_NAME
     template: Path | None = None
     parameters: Mapping[str, str] | None = None  # template parameter overrides
@@ -290,6 +293,7 @@ class Stack:
                 port,
                 "--concurrency",
                 str(options.router_concurrency),
+                *(["--prewarm"] if options.prewarm else []),
             ]
         if name == "api":  # ApiFunction behind API Gateway's event shapes; the page's files
             return [

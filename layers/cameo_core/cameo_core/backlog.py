@@ -172,11 +172,6 @@ def enqueue(
     moment = now or _utcnow()
     video = upload.video
     order = sequencer_order(upload.sequencer)
-    current = table.get_video(video)
-    if current and str(current.get("sequencer_order", "")) > order:
-        # S3 events arrive in any order; this one must not cost a job or revive a deleted video.
-        logger.info("stale upload event ignored", extra={"status": current.get("status")})
-        return Outcome(video.uri, "STALE", reason="a newer event for this key", recorded=False)
     base: dict[str, Any] = {
         "size": upload.size,
         "etag": upload.etag,
@@ -189,14 +184,17 @@ def enqueue(
         refused, base = _cost_guard(upload, config, objects, base)
     if refused:
         status, reason = refused
-        metrics.add_metric(name=f"Videos{status.title()}", unit=MetricUnit.Count, value=1)
         fields = {**base, "status": status, "reason": reason, "submitted_at": iso(moment)}
         if status == "REJECTED":  # a video refused for its size or length is still listed
             fields.update(recency_fields(video, iso(moment)))
-        recorded = table.record_upload(video, fields)
+        if not table.record_upload(video, fields):
+            return _not_recorded(table, video, order, status)
+        metrics.add_metric(name=f"Videos{status.title()}", unit=MetricUnit.Count, value=1)
         logger.info("upload not sent to Rekognition", extra={"status": status, "reason": reason})
-        return Outcome(video.uri, status, reason=reason, recorded=recorded)
+        return Outcome(video.uri, status, reason=reason, recorded=True)
 
+    # One conditional write and no read first: in a burst every upload costs one request less,
+    # and the rare refused write (a late or redelivered event) is told apart afterwards.
     queued_at = iso(moment)
     recorded = table.record_upload(
         video,
@@ -211,13 +209,23 @@ def enqueue(
             **recency_fields(video, queued_at),  # ByRecency: the API's newest-first list
         },
     )
-    if recorded:
-        metrics.add_metric(name="VideosQueued", unit=MetricUnit.Count, value=1)
-        logger.info("upload queued")
-    else:
-        # Same sequencer: a redelivery of an event already recorded (maybe already started).
-        logger.info("duplicate upload event ignored")
-    return Outcome(video.uri, "QUEUED", recorded=recorded)
+    if not recorded:
+        return _not_recorded(table, video, order, "QUEUED")
+    metrics.add_metric(name="VideosQueued", unit=MetricUnit.Count, value=1)
+    logger.info("upload queued")
+    return Outcome(video.uri, "QUEUED", recorded=True)
+
+
+def _not_recorded(table: ResultsTable, video: VideoRef, order: str, status: str) -> Outcome:
+    """The sequencer condition refused the write: a newer event (or a delete) is recorded, or
+    this is a redelivery of the recorded one. Either way the item and its job stay as they are."""
+    current = table.get_video(video)
+    if current and str(current.get("sequencer_order", "")) > order:
+        # S3 events arrive in any order; this one must not cost a job or revive a deleted video.
+        logger.info("stale upload event ignored", extra={"status": current.get("status")})
+        return Outcome(video.uri, "STALE", reason="a newer event for this key", recorded=False)
+    logger.info("duplicate upload event ignored")
+    return Outcome(video.uri, status, recorded=False)
 
 
 def _cost_guard(
