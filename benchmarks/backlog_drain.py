@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> None:
             parameters={"MaxConcurrentJobs": str(limit)},
             router_concurrency=args.router_concurrency,
             schedule_seconds=args.sweep_seconds,
+            prewarm=True,  # the functions' environments initialized before the burst
         ),
         StatePaths(root),
     )

@@ -171,9 +171,38 @@ def test_drain_starts_the_oldest_first_and_never_more_than_the_slots(
 
     # Each completion frees one slot; the next in line takes it.
     for n, job in ((2, "job-0"), (3, "job-1")):
-        assert on_completion(backlog, completion(job, videos[n - 2]))["released"] == 1
+        assert on_completion(backlog, completion(job, videos[n - 2]))[0]["released"] == 1
         expect_start(rekognition, f"job-{n}", videos[n].key)
         assert [o.job_id for o in drain(backlog)] == [f"job-{n}"]
+    assert holders(backlog) == ["job-2", "job-3"]
+
+
+def test_a_completion_starts_the_next_job_in_its_slot_without_reading_the_slots_again(
+    make_backlog, clock, rekognition, monkeypatch
+):
+    backlog = make_backlog(jobs=2)
+    videos = queue(backlog, clock, 4)
+    expect_start(rekognition, "job-0", videos[0].key)
+    expect_start(rekognition, "job-1", videos[1].key)
+    drain(backlog)
+    reads: list[int] = []
+    read_slots = backlog.table.slots
+    monkeypatch.setattr(backlog.table, "slots", lambda: reads.append(1) or read_slots())
+
+    # When job-0 completes, its release reads the slots once and hands that view on
+    outcome, view = on_completion(backlog, completion("job-0", videos[0]))
+    assert outcome["released"] == 1 and view is not None
+    expect_start(rekognition, "job-2", videos[2].key)
+    assert [o.job_id for o in drain(backlog, slots=view)] == ["job-2"]
+    # Then the next job started in the freed slot with that one read of the slots
+    assert len(reads) == 1
+    assert holders(backlog) == ["job-1", "job-2"]
+
+    # A stale view (its free slot taken meanwhile) costs a failed write, never an extra job
+    _, view = on_completion(backlog, completion("job-1", videos[1]))
+    expect_start(rekognition, "job-3", videos[3].key)
+    assert [o.job_id for o in drain(backlog)] == ["job-3"]
+    assert drain(backlog, slots=view) == []  # the Stubber has no Start left to answer
     assert holders(backlog) == ["job-2", "job-3"]
 
 
@@ -254,7 +283,7 @@ def test_an_early_completion_is_retried_until_the_job_is_recorded(
     expect_start(rekognition, "job-1", video.key)
     sweep(backlog)
     # Lambda's retry of the completion now finds the job and frees its slot.
-    assert on_completion(backlog, completion("job-1", video))["released"] == 1
+    assert on_completion(backlog, completion("job-1", video))[0]["released"] == 1
     assert holders(backlog) == []
 
 

@@ -267,17 +267,24 @@ def free_slots(slots: Iterable[Item], capacity: int, now: int) -> list[int]:
     return free[: max(0, capacity - len(held))]
 
 
-def release(table: ResultsTable, job_id: str) -> int:
-    """Free the slot(s) `job_id` holds; how many were freed (0 when already free).
+@dataclass(frozen=True)
+class Released:
+    freed: int  # slots freed: normally one; two only if a starter outlived its lease and the
+    # retried Start (same token, same JobId) took a second slot for the same job
+    slots: list[Item]  # every slot as just read, the freed ones emptied: the next drain's view
 
-    Normally one; two only if a starter outlived its lease and the retried Start (same token,
-    same JobId) took a second slot for the same job.
-    """
-    freed = 0
+
+def release(table: ResultsTable, job_id: str) -> Released:
+    """Free the slot(s) `job_id` holds (none when already free)."""
+    freed, slots = 0, []
     for slot in table.slots():
-        if slot.get("job_id") == job_id:
-            freed += table.release_slot(slot_index(slot["sk"]), job_id=job_id)
-    return freed
+        if slot.get("job_id") == job_id and table.release_slot(
+            slot_index(slot["sk"]), job_id=job_id
+        ):
+            freed += 1
+            slot = {"pk": slot["pk"], "sk": slot["sk"]}
+        slots.append(slot)
+    return Released(freed, slots)
 
 
 # -- draining ----------------------------------------------------------------------------------
@@ -293,32 +300,42 @@ def _video_of(key: Item) -> VideoRef:
     return VideoRef.parse(str(key["pk"]).removeprefix("VIDEO#"))
 
 
-def drain(backlog: Backlog, hint: Sequence[VideoRef] = ()) -> list[Outcome]:
+def drain(
+    backlog: Backlog, hint: Sequence[VideoRef] = (), slots: list[Item] | None = None
+) -> list[Outcome]:
     """Start the oldest QUEUED videos while slots are free; the outcome of each attempt.
 
     `hint` lists videos just queued: the index may not show them yet (GSIs are eventually
     consistent), and an idle system should not wait for the sweep to notice them. They come
     after what the index shows, so the oldest upload still goes first.
+
+    `slots` is a view of the slots just read (a completion's release): the first round uses it
+    instead of reading them again, and when that round fills every slot it saw free, the drain
+    ends there. A slot freed since has its own wake-up (its completion, or the sweep); taking
+    a slot is a conditional write, so a stale view costs a failed write, never an extra job.
     """
     outcomes: list[Outcome] = []
     tried: set[str] = set()
     table = backlog.table
     while backlog.time_left_s() > DRAIN_RESERVE_S:
-        now = backlog.clock()
-        free = free_slots(table.slots(), backlog.capacity, epoch(now))
+        handed, view, slots = slots is not None, slots, None
+        free = free_slots(
+            table.slots() if view is None else view, backlog.capacity, epoch(backlog.clock())
+        )
         if not free:
             break
         shown = [_video_of(k) for k in table.backlog("QUEUED", limit=len(free) + SPARE_CANDIDATES)]
         candidates = [v for v in dict.fromkeys([*shown, *hint]) if v.uri not in tried]
         if not candidates:
             break
-        progressed = False
+        progressed = raced = False
         for video in candidates:
             if not free or backlog.time_left_s() <= DRAIN_RESERVE_S:
                 break
             slot = _take_slot(backlog, video, free)
             if slot is None:
-                break  # every slot we saw was taken meanwhile: read them again
+                raced = True  # every slot we saw was taken meanwhile: read them again
+                break
             tried.add(video.uri)
             index, lease_id = slot
             claimed = _claim(backlog, video)
@@ -332,7 +349,7 @@ def drain(backlog: Backlog, hint: Sequence[VideoRef] = ()) -> list[Outcome]:
             outcomes.append(result.outcome)
             if result.stop:
                 return outcomes
-        if not progressed:
+        if not progressed or (handed and not free and not raced):
             break
     return outcomes
 
@@ -481,20 +498,24 @@ def _requeued(item: Item, video: VideoRef, reason: str, faults: int) -> dict[str
 # -- the start function's completion path --------------------------------------------------------
 
 
-def on_completion(backlog: Backlog, completion: Any) -> dict[str, Any]:
+def on_completion(backlog: Backlog, completion: Any) -> tuple[dict[str, Any], list[Item] | None]:
     """A finished job frees its slot at once (Rekognition counts it free as it finishes, not
-    when our paging ends). `completion` is a results.Completion."""
+    when our paging ends). `completion` is a results.Completion. Returns what happened and,
+    when a slot was freed, the slots as just read: the next job starts in it without
+    reading them again."""
     video, job_id = completion.video, str(completion.job_id)
     if completion.api != API:
-        return {"video": video.uri, "job_id": job_id, "released": 0, "ignored": "another API"}
-    freed = release(backlog.table, job_id)
-    if not freed:
+        ignored = {"video": video.uri, "job_id": job_id, "released": 0, "ignored": "another API"}
+        return ignored, None
+    released = release(backlog.table, job_id)
+    if not released.freed:
         current = backlog.table.get_video(video)
         if current is not None and current.get("status") == "STARTING":
             # Probably this very job, finished before its starter recorded it: the slot is
             # still held under the starter's lease, not under the JobId. Come back later.
             raise RetryableError(f"{video.uri} is STARTING; completion of {job_id} retried")
-    return {"video": video.uri, "job_id": job_id, "released": freed}
+    outcome = {"video": video.uri, "job_id": job_id, "released": released.freed}
+    return outcome, released.slots if released.freed else None
 
 
 # -- the sweep ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from cameo_core.adapters.objects import VideoObjects
+from cameo_core.adapters.table import Item
 from cameo_core.backlog import (
     Backlog,
     Outcome,
@@ -23,7 +24,7 @@ from cameo_core.backlog import (
 from cameo_core.errors import RetryableError
 from cameo_core.keys import VideoRef
 from cameo_core.observability import logger
-from cameo_core.results import handle_sns_event
+from cameo_core.results import Completion, handle_sns_event
 
 __all__ = ["Outcome", "Upload", "handle_event", "screen", "uploads"]
 
@@ -78,9 +79,18 @@ def handle_s3_event(
 
 def handle_completion_event(raw: dict[str, Any], backlog: Backlog) -> dict[str, Any]:
     """A Rekognition completion (the topic ProcessResults also gets): free the job's slot and
-    start the next job. A malformed message is raised after the others (handle_sns_event)."""
-    completions = handle_sns_event(raw, lambda completion: on_completion(backlog, completion))
-    started = drain(backlog)
+    start the next job in it. A malformed message is raised after the others (handle_sns_event)."""
+    views: list[list[Item]] = []
+
+    def free_slot(completion: Completion) -> dict[str, Any]:
+        outcome, slots = on_completion(backlog, completion)
+        if slots is not None:
+            views.append(slots)
+        return outcome
+
+    completions = handle_sns_event(raw, free_slot)
+    # SNS sends one record per event; with several releases, no single view is current.
+    started = drain(backlog, slots=views[0] if len(views) == 1 else None)
     return {"completions": completions, "started": [o.as_dict() for o in started]}
 
 
