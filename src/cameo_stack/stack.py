@@ -477,11 +477,17 @@ class Stack:
 def _initial_state(paths: StatePaths, options: StackOptions) -> StackState:
     ports = dict(options.ports or {})
 
+    taken: set[int] = set()
+
     def port(name: str) -> int:
         wanted = int(ports.get(name) or 0)
-        if wanted and not procs.port_is_free(wanted):
+        if wanted and (wanted in taken or not procs.port_is_free(wanted)):
             raise RuntimeError(f"port {wanted} for {name} is in use")
-        return wanted or procs.free_port()
+        chosen = wanted or procs.free_port()
+        while chosen in taken:  # the OS may hand out a just-released port again
+            chosen = procs.free_port()
+        taken.add(chosen)
+        return chosen
 
     services: dict[str, dict[str, Any]] = {}
     for name in SERVICE_ORDER:
