@@ -97,11 +97,10 @@ def test_burst_of_200_against_a_limit_of_3_all_succeed_without_retries(
     assert set(failure_queue_depths(stack).values()) == {0}, failure_queue_depths(stack)
     for fn in ("StartRecognitionFunction", "ProcessResultsFunction"):
         assert router_counters(stack, fn)["dead_lettered"] == 0, router_counters(stack, fn)
-    # Known gap (issue 7 stays open): on this 2-core emulation the slowest of 200 uploads is
-    # recorded 15-20 s after its upload, not within 5 s. Everything above is still enforced.
+    # And each upload was recorded (QUEUED) within 5 s of its PUT
     slowest = sorted(waits.items(), key=lambda kv: -kv[1])[:5]
-    if max(waits.values()) > 5:
-        pytest.xfail(f"recorded later than 5 s after upload: {slowest}")
+    print(f"slowest recordings after upload (s): {[(k, round(w, 2)) for k, w in slowest]}")
+    assert max(waits.values()) <= 5, slowest
 
 
 # Per upload and per job, so they differ between two uploads of the same bytes.
