@@ -5,6 +5,8 @@ Three videos (.mov 29.97 fps 720p, .mp4 25 fps 360p, .avi MPEG-4 Part 2 24 fps 2
 its default settings; per video, per sampled frame:
   identity precision >= 0.99, recall >= 0.95, no unknown face named,
   first and last seen of each known person within one sampling interval (200 ms).
+Precision, unknown faces and recall are also gated with 2 processes (`cameo engine serve`'s
+default on 2 cores), where each video is cut into 2 chunks analysed independently.
 The suite is built once and cached under .cache/hard-suite/<hash of its parameters>/, so only
 the first session pays for rendering (about 2 minutes on 2 cores).
 
@@ -29,7 +31,10 @@ INTERVAL_MS = 200.0  # one sampling interval at the default 5 samples per second
 VIDEOS = [s.name for s in hardsuite.scripts()]
 # Gates the engine misses are listed here as (gate, video): reason, and reported as xfail at the
 # issue's thresholds, never loosened; non-strict, so a fix shows up as XPASS.
-KNOWN_GAPS: dict[tuple[str, str], str] = {}
+KNOWN_GAPS: dict[tuple[str, str], str] = {
+    ("recall, 2 processes", "hard_avi_24_270p"): "cut into 2 chunks, Obama's track starts over "
+    "at 12 s with no anchor and no track mean: 0.60-0.70 until 14.6 s; recall 0.925",
+}
 
 
 def _gated(gate: str) -> list[object]:
@@ -80,6 +85,24 @@ def test_recall_is_at_least_095_per_sampled_frame(engine_run, video) -> None:
 def test_no_unknown_face_is_named(engine_run, video) -> None:
     s = engine_run.scores[video]
     assert s.total.unknown_named == 0, _explain(s)
+
+
+@pytest.fixture(scope="session")
+def engine_run_2_processes(suite: hardsuite.Suite) -> hardsuite.Run:
+    """`cameo engine serve`'s default on 2 cores: each video cut into 2 chunks."""
+    return hardsuite.run_engine(suite, processes=2)
+
+
+@pytest.mark.parametrize("video", VIDEOS)
+def test_two_processes_name_nobody_wrongly(engine_run_2_processes, video) -> None:
+    s = engine_run_2_processes.scores[video]
+    assert s.total.precision >= 0.99 and s.total.unknown_named == 0, _explain(s)
+
+
+@pytest.mark.parametrize("video", _gated("recall, 2 processes"))
+def test_recall_is_at_least_095_with_two_processes(engine_run_2_processes, video) -> None:
+    s = engine_run_2_processes.scores[video]
+    assert s.total.recall >= 0.95, _explain(s)
 
 
 @pytest.mark.parametrize("video", _gated("edges"))
