@@ -21,6 +21,10 @@
   const ZOOMS = [1, 2, 4, 8, 16, 32, 64];
   const TICK_STEPS_S = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
   const MIN_TICK_PX = 80;
+  // The timeline on screen, if any: one resize listener for the page redraws it (a listener per
+  // timeline would keep every video opened since alive).
+  let shownTimeline = null;
+  window.addEventListener("resize", () => { if (shownTimeline) shownTimeline.onResize(); });
 
   // -- helpers -------------------------------------------------------------------------------
 
@@ -123,6 +127,7 @@
 
   function show(title, ...nodes) {
     hideTooltip();
+    shownTimeline = null;
     document.title = title ? `${title} · cameo` : "cameo";
     view.replaceChildren(...nodes);
   }
@@ -261,6 +266,7 @@
       h("a", { href: `${API}/videos/${encodeURIComponent(id)}/appearances` }, "JSON")));
     const timeline = new Timeline(id, detail, cast, media);
     show(detail.key, header, timeline.root);
+    shownTimeline = timeline;
     await timeline.load();
   }
 
@@ -346,7 +352,11 @@
         h("div", { class: "side" }, this.legend(),
           h("section", { class: "panel" }, this.details)));
       this.renderAxis();
-      window.addEventListener("resize", () => { this.renderAxis(); this.drawBox(); });
+    }
+
+    onResize() {
+      this.renderAxis();
+      this.drawBox();
     }
 
     legend() {
@@ -404,13 +414,17 @@
 
     async load() {
       const query = this.minConfidence > 0 ? `?min_confidence=${this.minConfidence}` : "";
+      // Answers can arrive out of order (a slow 0 % after a quick 90 %): only the newest counts.
+      const request = (this.requests = (this.requests || 0) + 1);
+      let timeline;
       try {
-        const timeline = await api(`/videos/${encodeURIComponent(this.id)}/appearances${query}`);
-        this.appearances = timeline.appearances;
+        timeline = await api(`/videos/${encodeURIComponent(this.id)}/appearances${query}`);
       } catch (error) {
-        this.summary.replaceChildren(errorBox(error));
+        if (request === this.requests) this.summary.replaceChildren(errorBox(error));
         return;
       }
+      if (request !== this.requests) return;
+      this.appearances = timeline.appearances;
       this.renderBars();
     }
 
@@ -678,12 +692,27 @@
     const hash = location.hash.replace(/^#\/?/, "");
     const [path, query] = hash.split("?");
     const [kind, ...rest] = path.split("/");
-    const id = decodeURIComponent(rest.join("/"));
+    let id;
+    try {
+      id = decodeURIComponent(rest.join("/"));
+    } catch (error) {  // e.g. #/video/%E0: say so rather than leave the page blank
+      show("Not found", h("section", { class: "panel" }, backLink(),
+        h("p", { class: "error", role: "alert" }, `This address is not valid: ${location.hash}`)));
+      return null;
+    }
     if (kind === "video" && id) return videoView(id);
     if (kind === "celebrity" && id) return celebrityView(id);
     return listView(new URLSearchParams(query || ""));
   }
 
-  window.addEventListener("hashchange", () => { route(); view.focus({ preventScroll: true }); });
+  window.addEventListener("hashchange", () => {
+    // Arrow keys on the closed status <select> change it (and so the hash): the re-rendered
+    // list gets a new one, and the keyboard user keeps their place on it.
+    const onFilter = document.activeElement && document.activeElement.id === "status-filter";
+    route();
+    const filter = onFilter && document.getElementById("status-filter");
+    if (filter) filter.focus();
+    else view.focus({ preventScroll: true });
+  });
   route();
 })();

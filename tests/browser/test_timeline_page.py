@@ -17,9 +17,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from cameo_core.api.ids import video_id
 from cameo_stack.demo import page_url
-from tests.api.world import BEZOS, DURATION_MS, EVANS, FAILURE_REASON, SWIFT
+from tests.api.world import BEZOS, DURATION_MS, EVANS, FAILURE_REASON, SWIFT, World, page
 from tests.browser.conftest import FACE_BOX, Site
+from tests.support import fakes
 
 BARS = {BEZOS: [(1000, 2000), (10000, 10500)], SWIFT: [(3000, 4000)]}
 TOLERANCE_PX = 1.0
@@ -220,6 +222,44 @@ def test_arrow_keys_move_focus_across_bars(browser: Any, site: Site) -> None:
     )
 
 
+def test_zooming_keeps_the_focused_bar_in_view(browser: Any, site: Site) -> None:
+    open_video(browser, site)
+    # A bar away from the left edge: zooming around the middle of the window would lose it.
+    target = bar(browser, BEZOS, 10000)
+    browser.execute_script("arguments[0].focus()", target)
+    for _ in range(6):
+        browser.switch_to.active_element.send_keys("+")
+    assert browser.find_element(By.ID, "zoom-level").text == "64\N{MULTIPLICATION SIGN}"
+    assert browser.switch_to.active_element == target
+    left, right, _, _ = rect(browser, target)
+    view_left, view_right, _, _ = rect(browser, browser.find_element(By.CSS_SELECTOR, ".tracks"))
+    assert right - left > 100  # 0.5 s of 65 s at 64x: a wide bar, so "inside" means something
+    assert view_left - TOLERANCE_PX <= left and right <= view_right + TOLERANCE_PX, (
+        (left, right),
+        (view_left, view_right),
+    )
+
+
+def test_the_status_filter_works_from_the_keyboard(browser: Any, site: Site) -> None:
+    browser.get(site.url + "/")
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr[data-status]")) == 5)
+    browser.execute_script("document.getElementById('status-filter').focus()")
+    # On a closed <select>, each arrow key changes the value (a `change`): the list re-renders.
+    for key, status, caption in [
+        (Keys.ARROW_DOWN, "QUEUED", "queued"),
+        (Keys.ARROW_DOWN, "STARTING", "starting"),
+        (Keys.ARROW_UP, "QUEUED", "queued"),
+    ]:
+        browser.switch_to.active_element.send_keys(key)
+        wait(browser, lambda d, s=status: d.current_url.endswith(f"status={s}"))
+        wait(browser, lambda d, c=caption: c in d.find_element(By.CSS_SELECTOR, "caption").text)
+        active = browser.switch_to.active_element
+        assert active.get_attribute("id") == "status-filter", active.tag_name
+        assert active.get_attribute("value") == status
+    rows = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-status]"))
+    assert [r.get_attribute("data-status") for r in rows] == ["QUEUED"]
+
+
 def test_the_video_list_is_newest_first_and_filters_by_status(
     browser: Any, site: Site, screenshot: Any
 ) -> None:
@@ -377,3 +417,29 @@ def test_a_celebrity_is_found_by_name(browser: Any, site: Site) -> None:
         browser,
         lambda d: "Nobody called Nobody Atall" in d.find_element(By.CSS_SELECTOR, ".found").text,
     )
+
+
+def test_names_and_keys_are_shown_as_text_never_as_markup(
+    browser: Any, site: Site, world: World
+) -> None:
+    evil = '<img src=x onerror="window.__xss = 1">'
+    video = world.upload(f"{evil}.mp4", 5)
+    world.finish(video, "job-xss", [page([fakes.detection(1000, "XSS1", evil, 99.0)])])
+    browser.get(site.url + "/")
+    keys = wait(browser, lambda d: [c.text for c in d.find_elements(By.CSS_SELECTOR, "td.key")])
+    assert f"{evil}.mp4" in keys
+    browser.get(f"{site.url}/#/video/{video_id(video)}")
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".bar")) == 1)
+    assert browser.find_element(By.CSS_SELECTOR, ".video-head h1").text == f"{evil}.mp4"
+    assert evil in browser.find_element(By.CSS_SELECTOR, ".legend").text
+    bar(browser, "XSS1", 1000).click()
+    assert evil in browser.find_element(By.CSS_SELECTOR, ".details h2").text
+    assert browser.execute_script("return document.querySelectorAll('main img').length") == 0
+    assert browser.execute_script("return window.__xss === undefined")
+
+
+def test_a_malformed_address_says_so(browser: Any, site: Site) -> None:
+    browser.get(site.url + "/#/video/%E0")
+    alert = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[role=alert]"))
+    assert "not valid" in alert[0].text and "%E0" in alert[0].text
+    assert browser.find_element(By.CSS_SELECTOR, "a.back").get_attribute("href").endswith("#/")
