@@ -24,6 +24,7 @@ def deps() -> ApiDeps:
     return ApiDeps(
         table=ResultsTable(dynamodb, CONFIG.table_name),
         recency=RecencyIndex(dynamodb, CONFIG.table_name),
+        media_urls=CONFIG.media_urls,
         # SigV4: S3 refuses SigV2 presigned URLs for buckets made since mid-2020.
         s3=boto3.session.Session().client(
             "s3", config=RETRY_CONFIG.merge(Config(signature_version="s3v4"))

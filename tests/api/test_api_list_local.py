@@ -67,7 +67,9 @@ def test_a_status_filter_stops_mid_page_and_resumes_from_the_cursor(
 
 def test_the_api_cursor_round_trips_through_dynamodb_local(ddb: Any, local_world: World) -> None:
     table = local_world.table
-    app = build_app(lambda: ApiDeps(table, RecencyIndex(ddb, table.name), s3=None))
+    app = build_app(
+        lambda: ApiDeps(table, RecencyIndex(ddb, table.name), s3=None, media_urls=False)
+    )
 
     def get(target: str) -> dict[str, Any]:
         reply = app.resolve(api_event("GET", target, {"host": "local"}), FakeContext())

@@ -3,20 +3,27 @@ each endpoint returns for the seeded videos, and how it refuses what it cannot a
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from cameo_core import clients
 from cameo_core.api.ids import encode_cursor, video_id
+from cameo_core.api.routes import ApiConfig
+from cameo_core.errors import ConfigError
 from cameo_core.keys import VideoRef
-from cameo_stack.http_api import api_event
+from cameo_stack import template as cfn
+from cameo_stack.http_api import Gateway, api_event
 from tests.api.world import BEZOS, DURATION_MS, EVANS, FAILURE_REASON, SWIFT, Reply, World
 from tests.support.fakes import FakeContext
 
 Get = Callable[[str], Reply]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def vid(video: VideoRef) -> str:
@@ -221,6 +228,53 @@ def test_media_is_a_presigned_url_of_the_analysed_version(
     assert media["expires_in"] == 3600
     assert "versionId=v1" in media["url"]
     assert "X-Amz-Signature=" in media["url"]  # SigV4
+
+
+@pytest.mark.parametrize(
+    ("authorization", "opt_in", "served"),
+    [("AWS_IAM", "false", True), ("NONE", "false", False), ("NONE", "true", True)],
+)
+def test_an_api_without_authorization_serves_no_media_urls_unless_opted_in(
+    aws: dict[str, Any],
+    videos: dict[str, VideoRef],
+    monkeypatch: pytest.MonkeyPatch,
+    authorization: str,
+    opt_in: str,
+    served: bool,
+) -> None:
+    """The template's parameters decide ApiFunction's MEDIA_URLS; the handler obeys it."""
+    model = cfn.load(
+        ROOT / "template.yaml",
+        parameter_overrides={
+            "ApiAuthorization": authorization,
+            "ApiMediaWithoutAuthorization": opt_in,
+        },
+    )
+    for key, value in model.function("api").environment.items():
+        monkeypatch.setenv(key, str(value))
+    clients.client.cache_clear()
+    module = importlib.reload(importlib.import_module("functions.api.app"))
+    gateway = Gateway(lambda event: (True, module.lambda_handler(event, FakeContext())))
+    red = vid(videos["red_carpet"])
+    reply = Reply(*gateway.handle("GET", f"/videos/{red}/media", {"Host": "api.test"}, b""))
+    if served:
+        assert reply.status == 200 and "X-Amz-Signature=" in reply.json["url"]
+    else:
+        assert reply.status == 403
+        assert reply.json["error"]["code"] == "Forbidden"
+        assert "ApiMediaWithoutAuthorization" in reply.json["error"]["message"]
+        assert "url" not in reply.json
+    # Everything else stays as open (or closed) as ApiAuthorization makes it.
+    cast = Reply(*gateway.handle("GET", f"/videos/{red}/cast", {"Host": "api.test"}, b""))
+    assert cast.status == 200
+
+
+def test_the_api_refuses_to_start_without_a_media_urls_decision() -> None:
+    with pytest.raises(ConfigError, match="MEDIA_URLS"):
+        ApiConfig.from_env({"TABLE_NAME": "t"})
+    with pytest.raises(ConfigError, match="MEDIA_URLS"):
+        ApiConfig.from_env({"TABLE_NAME": "t", "MEDIA_URLS": "yes"})
+    assert ApiConfig.from_env({"TABLE_NAME": "t", "MEDIA_URLS": "off"}).media_urls is False
 
 
 @pytest.mark.parametrize("suffix", ["", "/appearances", "/cast", "/at/5", "/media"])

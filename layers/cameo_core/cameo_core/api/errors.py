@@ -18,6 +18,13 @@ class BadRequest(ApiError):
     """Malformed input: an id, a cursor or a parameter that cannot mean anything."""
 
 
+class Forbidden(ApiError):
+    """This deployment does not serve the route (e.g. media URLs on an open API)."""
+
+    status_code = 403
+    code = "Forbidden"
+
+
 class NotFound(ApiError):
     status_code = 404
     code = "NotFound"

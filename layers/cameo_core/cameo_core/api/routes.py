@@ -23,7 +23,7 @@ from cameo_core import read
 from cameo_core.adapters.recency import RecencyIndex
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.api import exports, models, views
-from cameo_core.api.errors import ApiError, BadRequest, NotReady
+from cameo_core.api.errors import ApiError, BadRequest, Forbidden, NotReady
 from cameo_core.api.ids import (
     CELEBRITY_ID_PATTERN,
     MAX_CURSOR_LENGTH,
@@ -56,6 +56,10 @@ EXAMPLE_NAME = "Jeff Bezos"
 @dataclass(frozen=True)
 class ApiConfig:
     table_name: str
+    # MEDIA_URLS=on|off: whether GET /videos/{id}/media hands out presigned URLs of the videos.
+    # The template sets "off" when ApiAuthorization is NONE, unless ApiMediaWithoutAuthorization
+    # opts in: an open API must not give anyone who finds the URL every source video.
+    media_urls: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiConfig:
@@ -63,7 +67,10 @@ class ApiConfig:
         table = env.get("TABLE_NAME", "").strip()
         if not table:
             raise ConfigError("environment variable TABLE_NAME is required")
-        return cls(table_name=table)
+        media = env.get("MEDIA_URLS", "").strip()
+        if media not in ("on", "off"):
+            raise ConfigError(f"environment variable MEDIA_URLS must be on or off, got {media!r}")
+        return cls(table_name=table, media_urls=media == "on")
 
 
 @dataclass(frozen=True)
@@ -71,11 +78,17 @@ class ApiDeps:
     table: ResultsTable
     recency: RecencyIndex
     s3: Any  # presigns the media URL (a local computation, no call)
+    media_urls: bool  # ApiConfig.media_urls: False refuses GET /videos/{id}/media (403)
 
 
 def _errors(*codes: int) -> dict[int, Any]:
     body = {"content": {content_types.APPLICATION_JSON: {"model": models.ErrorBody}}}
-    described = {400: "Bad input", 404: "Unknown id", 409: "The video has no finished results"}
+    described = {
+        400: "Bad input",
+        403: "Not served by this deployment",
+        404: "Unknown id",
+        409: "The video has no finished results",
+    }
     return {code: {"description": described[code], **body} for code in codes}
 
 
@@ -238,10 +251,15 @@ def build_app(deps: Callable[[], ApiDeps]) -> APIGatewayHttpResolver:
 
     @app.get(
         "/videos/<video_id>/media",
-        responses=_ok("A presigned URL of the video object", 400, 404, 409),
+        responses=_ok("A presigned URL of the video object", 400, 403, 404, 409),
     )
     def get_media(video_id: VideoId) -> models.Media:
         video = parse_video_id(video_id)
+        if not deps().media_urls:
+            raise Forbidden(
+                "media URLs are off: the API has no authorization (ApiAuthorization=NONE), so"
+                " it does not presign videos unless ApiMediaWithoutAuthorization is true"
+            )
         status = read.video_status(deps().table, video)
         if status.status in ("ERASED", "SKIPPED"):
             raise NotReady(f"{video.uri} is {status.status}: there is no video to play")
