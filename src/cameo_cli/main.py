@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cameo_cli import bulk, export, query
+from cameo_cli import bulk, export, query, retention
 from cameo_engine.cli import app as engine_app
 from cameo_stack.cli import register as register_stack
 
@@ -17,6 +17,7 @@ app = typer.Typer(
 query.register(app)
 bulk.register(app)
 export.register(app)
+retention.register(app)
 app.add_typer(engine_app, name="engine", help="The local Rekognition-compatible engine.")
 register_stack(app)
 

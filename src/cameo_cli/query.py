@@ -148,7 +148,9 @@ def _expected_errors(target: Target) -> Iterator[None]:
         _fail(str(exc), EXIT_NOT_FOUND)
 
 
-_TABLE_OPERATIONS = frozenset({"GetItem", "Query", "UpdateItem", "BatchWriteItem", "PutItem"})
+_TABLE_OPERATIONS = frozenset(
+    {"GetItem", "Query", "Scan", "UpdateItem", "BatchWriteItem", "PutItem"}
+)
 
 
 def _print_json(document: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from cameo_cli import query
+from cameo_cli import query, retention
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.table import ResultsTable
 from tests.cli.scenario import (
@@ -80,6 +80,7 @@ def app() -> typer.Typer:
     """The query commands on a bare root app (what cameo_cli.main registers them on)."""
     root = typer.Typer(pretty_exceptions_enable=False)
     query.register(root)
+    retention.register(root)
     return root
 
 

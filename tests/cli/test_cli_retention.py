@@ -5,6 +5,7 @@ passes, also after TTL has deleted some of the items."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from cameo_core.adapters.table import deserialize
 from cameo_core.config import Tuning
 from cameo_core.errors import ConfigError
 from cameo_core.keys import VIDEO_SK
-from tests.cli.scenario import PAGES_A, VIDEO_A, World, json_out
+from tests.cli.scenario import PAGES_A, PAGES_B, VIDEO_A, VIDEO_B, VIDEO_C, World, json_out
 
 DAY_S = 86_400
 
@@ -102,3 +103,67 @@ def test_the_retention_comes_from_the_environment(raw: str, days: float) -> None
 def test_a_negative_retention_is_refused() -> None:
     with pytest.raises(ConfigError, match="RESULTS_RETENTION_DAYS"):
         Tuning.from_env({"RESULTS_RETENTION_DAYS": "-1"})
+
+
+# -- `cameo retention apply`: results written before ResultsRetentionDays was set or changed --
+
+
+def _finished_at(record: dict[str, Any]) -> int:
+    return int(datetime.fromisoformat(record["completed_at"]).timestamp())
+
+
+def test_apply_stamps_results_written_before_the_retention_from_their_finish_time(
+    cli, world: World
+) -> None:
+    world.complete(VIDEO_A, "job-a", PAGES_A)  # written with no retention: no expiry at all
+    world.complete(VIDEO_B, "job-b", PAGES_B, tuning=Tuning(retention_days=90))  # an older N
+    world.submit(VIDEO_C, "job-c")  # running: its job is stamped when it finishes
+
+    result = cli("retention", "apply", "--days", "30")
+
+    assert result.exit_code == 0, result.output
+    assert "stamped 2 finished videos" in result.output
+    assert "1 videos have no finished job now" in result.output
+    for video in (VIDEO_A, VIDEO_B):
+        record, found = items_of(world, video)
+        expected = _finished_at(record) + 30 * DAY_S
+        assert int(record[results.RESULTS_EXPIRE_AT]) == expected
+        assert found and {int(i[results.EXPIRES_AT]) for i in found} == {expected}
+    record_c, _ = items_of(world, VIDEO_C)
+    assert results.RESULTS_EXPIRE_AT not in record_c
+
+    # A reprocess keeps the applied expiry (it never extends retention).
+    results.reprocess(VIDEO_A, world.table, world.archive, Tuning())
+    record, found = items_of(world, VIDEO_A)
+    assert {int(i[results.EXPIRES_AT]) for i in found} == {int(record[results.RESULTS_EXPIRE_AT])}
+
+    # Back to 0: nothing expires any more, items and video items alike.
+    assert cli("retention", "apply", "--days", "0").exit_code == 0
+    for video in (VIDEO_A, VIDEO_B):
+        record, found = items_of(world, video)
+        assert not any(results.EXPIRES_AT in i for i in found)
+        assert results.RESULTS_EXPIRE_AT not in record
+
+
+def test_apply_leaves_other_jobs_items_and_dry_run_writes_nothing(cli, world: World) -> None:
+    world.complete(VIDEO_A, "job-a", PAGES_A)
+    # A crashed attempt's leftovers under another job id: not the current job's, not stamped.
+    world.write_job_items(VIDEO_A, "job-stale", PAGES_B)
+
+    dry = cli("retention", "apply", "--days", "1", "--dry-run")
+    assert dry.exit_code == 0 and "would stamp 1 finished videos" in dry.output
+    record, found = items_of(world, VIDEO_A)
+    assert not any(results.EXPIRES_AT in i for i in [record, *found])
+
+    assert cli("retention", "apply", "--days", "1").exit_code == 0
+    record, found = items_of(world, VIDEO_A)
+    stamped = {i["job_id"] for i in found if results.EXPIRES_AT in i}
+    assert stamped == {"job-a"}
+    assert any(i["job_id"] == "job-stale" for i in found)
+
+
+def test_apply_refuses_a_negative_retention_and_reports_aws_errors(cli, world: World) -> None:
+    assert cli("retention", "apply", "--days", "-1").exit_code == 2
+    result = cli("retention", "apply", "--days", "1", "--table", "no-such-table")
+    assert result.exit_code == 1
+    assert "no-such-table" in result.output and "Traceback" not in result.output

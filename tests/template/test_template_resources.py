@@ -117,7 +117,11 @@ def test_table_keys_and_indexes_match_the_data_model(resources: dict[str, Any]) 
 def test_table_is_on_demand_with_pitr_and_encryption(resources: dict[str, Any]) -> None:
     (props,) = [r["Properties"] for r in of_type(resources, "AWS::DynamoDB::Table").values()]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
-    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True,
+        # How long an erased or expired item stays restorable (docs/aws.md), at most AWS's 35.
+        "RecoveryPeriodInDays": {"Ref": "PitrRecoveryDays"},
+    }
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert "DeletionProtectionEnabled" in props
 
