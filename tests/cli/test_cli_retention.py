@@ -95,8 +95,8 @@ def test_a_job_past_its_recorded_expiry_is_gone_even_once_ttl_deleted_items(
     assert "past their retention" in document["note"]
 
 
-@pytest.mark.parametrize(("raw", "days"), [("", 0.0), ("0", 0.0), ("30", 30.0)])
-def test_the_retention_comes_from_the_environment(raw: str, days: float) -> None:
+@pytest.mark.parametrize(("raw", "days"), [("", 0), ("0", 0), ("30", 30)])
+def test_the_retention_comes_from_the_environment(raw: str, days: int) -> None:
     assert Tuning.from_env({"RESULTS_RETENTION_DAYS": raw}).retention_days == days
 
 

@@ -123,6 +123,79 @@ def test_the_backlog_alarm_watches_the_metric_the_sweep_publishes(doc, alarms) -
     assert doc["Parameters"]["BacklogAlarmAgeSeconds"]["Type"] == "Number"
 
 
+def _failure_destination(function: dict[str, Any]) -> str | None:
+    config = function["Properties"].get("EventInvokeConfig")
+    if not config:
+        return None
+    return str(config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0])
+
+
+def _completion_queues(doc: dict[str, Any]) -> set[str]:
+    """Queues that hold completions: the results function's failures, and what SNS could not
+    deliver (each subscription's redrive policy)."""
+    resources = doc["Resources"]
+    held = {_failure_destination(resources["ProcessResultsFunction"])}
+    for function in resources.values():
+        for event in (function.get("Properties") or {}).get("Events", {}).values():
+            if event["Type"] == "SNS" and "RedrivePolicy" in event["Properties"]:
+                held.add(
+                    event["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                )
+    return {q for q in held if q}
+
+
+def test_each_alarm_describes_its_own_queue_or_function(doc) -> None:
+    """No copy-paste: a description names what its alarm watches and nothing else of the
+    stack's, and speaks of Rekognition forgetting a job only where a completion can be parked."""
+    resources = doc["Resources"]
+    queues = logical_ids(doc, "AWS::SQS::Queue")
+    functions = logical_ids(doc, "AWS::Serverless::Function")
+    completion_queues = _completion_queues(doc)
+    assert completion_queues == {"ProcessFailuresQueue", "CompletionDeliveryDLQ"}
+    checked = 0
+    for logical, resource in resources.items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        alarm = resource["Properties"]
+        text = alarm["AlarmDescription"]
+        named = {name for name in queues | functions if re.search(rf"\b{name}\b", text)}
+        if alarm["Namespace"] == "AWS/SQS":
+            (queue,) = {d["Value"]["Fn::GetAtt"][0] for d in alarm["Dimensions"]}
+            assert named == {queue}, (logical, named)
+            parked = "Rekognition forgets" in text
+            if parked or alarm["MetricName"] == "ApproximateAgeOfOldestMessage":
+                assert parked == (queue in completion_queues), logical
+            if queue == "EraseFailuresQueue":
+                assert "face-derived data" in text, logical
+        elif alarm["Namespace"] == "AWS/Lambda":
+            (function,) = {d["Value"]["Ref"] for d in alarm["Dimensions"]}
+            queue = _failure_destination(resources[function])
+            assert named == {function} | ({queue} if queue else set()), (logical, named)
+            if queue is None:  # synchronous (the API): no retries, no failure queue
+                assert "retries" not in text and "queue" not in text, logical
+        else:
+            assert named == {"StartRecognitionFunction"}, (logical, named)  # the sweep's metric
+        checked += 1
+    assert checked == len(logical_ids(doc, "AWS::CloudWatch::Alarm"))
+
+
+def test_a_late_sweep_never_fires_the_backlog_alarm(doc, alarms) -> None:
+    """Missing data breaches (a stopped sweep must page), so the sweep must report in every
+    period, and one late or skipped sweep must not page on its own."""
+    (alarm,) = [a for a in alarms if a["MetricName"] == "OldestQueuedAgeSeconds"]
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["EvaluationPeriods"] >= 3
+    assert alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"]) == alarm["EvaluationPeriods"]
+    pattern = re.compile(doc["Parameters"]["SweepSchedule"]["AllowedPattern"])
+    longest = {"rate(1 hour)": 3600, "rate(59 minutes)": 59 * 60, "rate(1 minute)": 60}
+    for schedule, interval in longest.items():
+        assert pattern.fullmatch(schedule), schedule
+        assert interval <= alarm["Period"]  # every period gets a datapoint
+    for schedule in ("rate(2 hours)", "rate(90 minutes)", "rate(1 day)", "rate(0 minutes)"):
+        assert not pattern.fullmatch(schedule), schedule
+    assert "at least once an hour" in doc["Parameters"]["SweepSchedule"]["Description"]
+
+
 def test_every_alarm_notifies_the_optional_email_topic_and_topic_arn(doc, alarms) -> None:
     for alarm in alarms:
         assert alarm["AlarmActions"] == NOTIFY, alarm["MetricName"]

@@ -478,9 +478,9 @@ def test_archive_pages_expire_after_the_retention_parameter(resources: dict[str,
 def test_results_retention_expires_items_and_pages_together(doc: dict[str, Any]) -> None:
     resources = doc["Resources"]
     parameter = doc["Parameters"]["ResultsRetentionDays"]
-    assert parameter["Default"] == 0 == config.Tuning().retention_days  # off unless set
+    assert int(parameter["Default"]) == 0 == config.Tuning().retention_days  # off unless set
     assert doc["Conditions"]["ResultsExpire"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "ResultsRetentionDays"}, 0]}]
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ResultsRetentionDays"}, "0"]}]
     }
     # The items: the results function stamps expires_at from RESULTS_RETENTION_DAYS.
     process = resources["ProcessResultsFunction"]["Properties"]["Environment"]["Variables"]
@@ -495,6 +495,25 @@ def test_results_retention_expires_items_and_pages_together(doc: dict[str, Any])
     assert rule["Prefix"] == "raw/"
     assert rule["ExpirationInDays"] == {"Ref": "ResultsRetentionDays"}
     assert rule["Status"] == "Enabled"
+
+
+@pytest.mark.parametrize("value", ["0", "1", "30", "3650"])
+def test_results_retention_takes_whole_days(doc: dict[str, Any], value: str) -> None:
+    parameter = doc["Parameters"]["ResultsRetentionDays"]
+    assert parameter["Type"] == "String"
+    assert re.fullmatch(parameter["AllowedPattern"], value)
+    assert config.Tuning.from_env({"RESULTS_RETENTION_DAYS": value}).retention_days == int(value)
+
+
+@pytest.mark.parametrize("value", ["1.5", "0.0", "-1", "01", " 7x", "1e3", "\N{SUPERSCRIPT TWO}"])
+def test_results_retention_refuses_what_s3_lifecycle_cannot_take(
+    doc: dict[str, Any], value: str
+) -> None:
+    # S3's ExpirationInDays takes a positive whole number; the function must agree with it.
+    assert not re.fullmatch(doc["Parameters"]["ResultsRetentionDays"]["AllowedPattern"], value)
+    if value != "01":  # a leading zero is still a whole number to the function
+        with pytest.raises(config.ConfigError, match="RESULTS_RETENTION_DAYS"):
+            config.Tuning.from_env({"RESULTS_RETENTION_DAYS": value})
 
 
 # -- checks, outputs, local invoke ------------------------------------------------------------

@@ -43,6 +43,14 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _whole_days(env: Mapping[str, str], name: str) -> int:
+    """A whole, non-negative number of days; unset is 0."""
+    raw = env.get(name, "").strip() or "0"
+    if not raw.isascii() or not raw.isdigit():
+        raise ConfigError(f"environment variable {name}={raw!r} must be whole days (0: no expiry)")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Tuning:
     """What operators tune (template Parameters); safe defaults exist for these."""
@@ -51,8 +59,9 @@ class Tuning:
     merge_gap_ms: int = DEFAULT_MERGE_GAP_MS
     max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES
     # ResultsRetentionDays: a job's appearances and summaries expire this many days after
-    # they are first written (DynamoDB TTL); 0 keeps them until the video is erased.
-    retention_days: float = 0.0
+    # they are first written (DynamoDB TTL); 0 keeps them until the video is erased. Whole
+    # days, like the archive's lifecycle rule that expires the job's pages with them.
+    retention_days: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Tuning:
@@ -61,14 +70,12 @@ class Tuning:
             min_confidence=_number(env, "MIN_CONFIDENCE", DEFAULT_MIN_CONFIDENCE),
             merge_gap_ms=int(_number(env, "MERGE_GAP_MS", DEFAULT_MERGE_GAP_MS)),
             max_video_bytes=int(_number(env, "MAX_VIDEO_BYTES", DEFAULT_MAX_VIDEO_BYTES)),
-            retention_days=_number(env, "RESULTS_RETENTION_DAYS", 0.0),
+            retention_days=_whole_days(env, "RESULTS_RETENTION_DAYS"),
         )
         if not 0 <= tuning.min_confidence <= 100:
             raise ConfigError("MIN_CONFIDENCE must be between 0 and 100")
         if tuning.merge_gap_ms < 0:
             raise ConfigError("MERGE_GAP_MS must not be negative")
-        if tuning.retention_days < 0:
-            raise ConfigError("RESULTS_RETENTION_DAYS must not be negative (0: no expiry)")
         return tuning
 
 
