@@ -376,7 +376,11 @@ def _aws(stack: str, region: str | None, profile: str | None) -> tuple[Any, list
     from cameo_stack.dlq import aws_queues
     from cameo_stack.paths import repo_root
 
-    session = boto3.session.Session(profile_name=profile, region_name=region)
+    try:  # a --profile typo (ProfileNotFound) fails here
+        session = boto3.session.Session(profile_name=profile, region_name=region)
+    except BotoCoreError as exc:
+        _err(f"cameo: error: {exc}")
+        raise typer.Exit(1) from exc
 
     def client(service: str) -> Any:
         return session.client(service, config=RETRY_CONFIG)
@@ -393,6 +397,11 @@ def _aws(stack: str, region: str | None, profile: str | None) -> tuple[Any, list
     return client, queues, functions
 
 
+def _dlq_progress(count: int) -> None:
+    if count:
+        _err(f"  {count} event(s) redriven so far")
+
+
 @dlq_app.command("list")
 def dlq_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
@@ -404,8 +413,15 @@ def dlq_list(
     from cameo_stack import dlq
 
     if stack:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client, queues, functions = _aws(stack, region, profile)
-        entries = [dlq.describe(f, functions) for f in dlq.failures(client("sqs"), queues, wait=1)]
+        try:
+            found = dlq.failures(client("sqs"), queues, wait=1)
+        except (BotoCoreError, ClientError) as exc:
+            _err(f"cameo: error: {exc}")
+            raise typer.Exit(1) from exc
+        entries = [dlq.describe(f, functions) for f in found]
     else:
         entries = dlq.peek(_current())
     if as_json:
@@ -435,13 +451,14 @@ def dlq_redrive(
 ) -> None:
     """Send failed events back: an invocation record to its function (a new asynchronous
     invocation, fresh retries), an undelivered SNS message to its topic again."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from cameo_stack import dlq
 
-    if stack:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        client, queues, functions = _aws(stack, region, profile)
-        try:
+    try:
+        if stack:
+            client, queues, functions = _aws(stack, region, profile)
+            dlq.check_names(queues, functions.values(), function, queue)
             count = dlq.redrive_queues(
                 client("sqs"),
                 queues,
@@ -450,13 +467,20 @@ def dlq_redrive(
                 queue=queue,
                 functions=functions,
                 wait=1,
+                progress=_dlq_progress,
             )
-        except (BotoCoreError, ClientError) as exc:
-            # The message being sent stays in its queue (visible again at once).
-            _err(f"cameo: error: {exc}")
-            raise typer.Exit(1) from exc
-    else:
-        count = dlq.redrive(_current(), function, queue)
+        else:
+            count = dlq.redrive(_current(), function, queue, progress=_dlq_progress)
+    except ValueError as exc:  # an unknown --queue or --function
+        _err(f"cameo: error: {exc}")
+        raise typer.Exit(1) from exc
+    except dlq.RedriveError as exc:
+        # The event being sent (and the rest of its batch) stays in its queue.
+        _err(f"cameo: error: {exc}; the event being sent stays in its queue")
+        raise typer.Exit(1) from exc
+    except (BotoCoreError, ClientError) as exc:
+        _err(f"cameo: error: {exc}")
+        raise typer.Exit(1) from exc
     typer.echo(f"redrove {count} event(s)")
 
 

@@ -20,7 +20,7 @@ that is neither kind stays where it is.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -233,6 +233,20 @@ def describe(failure: Failure, functions: dict[str, str]) -> dict[str, Any]:
 # -- sending them back ----------------------------------------------------------------------------
 
 
+# A received message stays hidden this long: ample for one batch of at most 10 sends.
+REDRIVE_VISIBILITY_S = 60
+
+
+class RedriveError(Exception):
+    """A redrive call failed after `sent` events had been sent back (and deleted); the event
+    being sent, and the rest of its batch, are visible in their queue again."""
+
+    def __init__(self, sent: int, cause: Exception) -> None:
+        super().__init__(f"{cause} ({sent} event(s) were redriven before it)")
+        self.sent = sent
+        self.cause = cause
+
+
 def redrive_queues(
     sqs: Any,
     queues: Iterable[FailureQueue],
@@ -242,40 +256,70 @@ def redrive_queues(
     queue: str | None = None,
     functions: dict[str, str] | None = None,
     wait: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Send each failed event back; `function` (a logical id) keeps only that function's
-    invocation records, `queue` (a logical id) only that queue's messages."""
+    invocation records, `queue` (a logical id) only that queue's messages.
+
+    Batch by batch: receive up to 10, send each back and delete it, then receive again, so a
+    queue of any length needs no memory and no message outlives its visibility timeout before
+    it is deleted (which would redrive it twice). Messages left out stay hidden until their
+    queue is done (so they are not received again and again), then are put back at once.
+    `progress` gets the running count after each batch.
+    """
     functions = functions or {}
     count = 0
     for source in queues:
         if queue and source.name != queue:
             continue
-        for message in _receive(sqs, source, visibility=60, wait=wait):
-            failure = classify(source, message)
-            target_fn = describe(failure, functions)["function"] if failure.function_arn else None
-            wanted = (failure.topic_arn and not function) or (
-                failure.function_arn and (not function or target_fn == function)
-            )
-            if not wanted:
-                sqs.change_message_visibility(
-                    QueueUrl=source.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-                continue
-            try:
-                if failure.topic_arn:
-                    sns = failure.event["Records"][0]["Sns"]
-                    sender.publish(failure.topic_arn, sns["Message"], sns.get("Subject"))
-                else:
-                    sender.invoke(_unqualified(str(failure.function_arn)), failure.event)
-            except Exception:
-                # Not sent: visible again at once, for the next attempt.
-                sqs.change_message_visibility(
-                    QueueUrl=source.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-                raise
-            sqs.delete_message(QueueUrl=source.url, ReceiptHandle=message["ReceiptHandle"])
-            count += 1
+        left_out: dict[str, str] = {}  # MessageId -> its latest ReceiptHandle
+        try:
+            while batch := sqs.receive_message(
+                QueueUrl=source.url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=wait,
+                VisibilityTimeout=REDRIVE_VISIBILITY_S,
+                MessageAttributeNames=["All"],
+            ).get("Messages", []):
+                for index, message in enumerate(batch):
+                    failure = classify(source, message)
+                    target_fn = (
+                        describe(failure, functions)["function"] if failure.function_arn else None
+                    )
+                    wanted = (failure.topic_arn and not function) or (
+                        failure.function_arn and (not function or target_fn == function)
+                    )
+                    if not wanted:
+                        left_out[message["MessageId"]] = message["ReceiptHandle"]
+                        continue
+                    try:
+                        _send(failure, sender)
+                    except Exception as exc:
+                        # Not sent: it and the rest of its batch are visible again at once.
+                        _put_back(sqs, source, [m["ReceiptHandle"] for m in batch[index:]])
+                        raise RedriveError(count, exc) from exc
+                    sqs.delete_message(QueueUrl=source.url, ReceiptHandle=message["ReceiptHandle"])
+                    count += 1
+                if progress:
+                    progress(count)
+        finally:
+            _put_back(sqs, source, list(left_out.values()))
     return count
+
+
+def _send(failure: Failure, sender: Sender) -> None:
+    if failure.topic_arn:
+        sns = failure.event["Records"][0]["Sns"]
+        sender.publish(failure.topic_arn, sns["Message"], sns.get("Subject"))
+    else:
+        sender.invoke(_unqualified(str(failure.function_arn)), failure.event)
+
+
+def _put_back(sqs: Any, source: FailureQueue, handles: list[str]) -> None:
+    for handle in handles:
+        sqs.change_message_visibility(
+            QueueUrl=source.url, ReceiptHandle=handle, VisibilityTimeout=0
+        )
 
 
 class OfflineSender:
@@ -326,13 +370,48 @@ def peek(stack: Any) -> list[dict[str, Any]]:
     return [describe(f, functions) for f in failures(stack.client("sqs"), offline_queues(stack))]
 
 
-def redrive(stack: Any, function: str | None = None, queue: str | None = None) -> int:
+def redrive(
+    stack: Any,
+    function: str | None = None,
+    queue: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     model = stack.state.model()
+    queues = offline_queues(stack)
+    if function is not None:  # offline, a physical or code dir name (process_results) works too
+        names = {
+            name: fn.logical_id
+            for fn in model.functions.values()
+            for name in (fn.logical_id, fn.name, fn.code_uri.name)
+        }
+        function = names.get(function, function)
+    check_names(queues, {fn.logical_id for fn in model.functions.values()}, function, queue)
     return redrive_queues(
         stack.client("sqs"),
-        offline_queues(stack),
+        queues,
         OfflineSender(stack),
-        function=model.function(function).logical_id if function else None,
+        function=function,
         queue=queue,
         functions={fn.arn: fn.logical_id for fn in model.functions.values()},
+        progress=progress,
     )
+
+
+def check_names(
+    queues: Iterable[FailureQueue],
+    functions: Iterable[str],
+    function: str | None,
+    queue: str | None,
+) -> None:
+    """ValueError for a --function or --queue the stack does not have (a typo would otherwise
+    redrive nothing, silently)."""
+    known_queues = sorted(q.name for q in queues)
+    if queue is not None and queue not in known_queues:
+        raise ValueError(
+            f"no queue {queue!r} in this stack (its queues: {', '.join(known_queues)})"
+        )
+    known_functions = sorted(set(functions))
+    if function is not None and function not in known_functions:
+        raise ValueError(
+            f"no function {function!r} in this stack (its functions: {', '.join(known_functions)})"
+        )

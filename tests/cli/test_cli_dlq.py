@@ -305,3 +305,127 @@ def test_cameo_dlq_redrive_with_a_stack_name_stops_at_an_aws_error_and_keeps_the
     assert depth(deployed.by_name["StartFailuresQueue"].url) == 1
     (delivered,) = messages(deployed.observer)
     assert json.loads(delivered["Body"])["Message"] == deployed.message
+
+
+# -- a long queue, an error midway, names that do not exist ---------------------------------
+
+
+class _Recording:
+    """The SQS client, with the name of every call made through it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(**kwargs)
+
+        return call
+
+
+class _FlakySender:
+    def __init__(self, fail_at: int | None) -> None:
+        self.sent: list[Any] = []
+        self.fail_at = fail_at
+
+    def invoke(self, function_arn: str, event: Any) -> None:
+        if len(self.sent) + 1 == self.fail_at:
+            raise RuntimeError("Lambda throttled")
+        self.sent.append(event)
+
+    def publish(self, topic_arn: str, message: str, subject: str | None) -> None:
+        raise AssertionError("only invocation records here")
+
+
+def test_redrive_works_batch_by_batch_and_counts_what_it_sent_before_an_error(
+    offline: SimpleNamespace,
+) -> None:
+    state, model = offline.state, offline.model
+    sqs = boto3.client("sqs")
+    fn = model.function("ProcessResultsFunction")
+    url = state.queues["ProcessFailuresQueue"]
+    for i in range(24):  # 25 records with the fixture's one: three batches at least
+        record = events.failure_record(fn, COMPLETION, f"req-{i}", 3, "RetriesExhausted", None)
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+    sqs.send_message(QueueUrl=url, MessageBody="not an event")  # left out, and put back
+    (source,) = [q for q in dlq.offline_queues(offline) if q.name == "ProcessFailuresQueue"]
+    functions = {f.arn: f.logical_id for f in model.functions.values()}
+
+    recording, flaky = _Recording(sqs), _FlakySender(fail_at=13)
+    with pytest.raises(dlq.RedriveError) as caught:
+        dlq.redrive_queues(recording, [source], flaky, functions=functions)
+    assert caught.value.sent == 12 == len(flaky.sent)
+    assert "12 event(s) were redriven before it" in str(caught.value)
+    # The failed one, the rest of its batch and the left-out message are visible again now.
+    assert depth(url) == 26 - 12
+    # Never everything first: the first events were deleted before the next batch was read.
+    assert recording.calls.index("delete_message") < recording.calls.index("receive_message", 1)
+    assert recording.calls.count("delete_message") == 12
+
+    progress: list[int] = []
+    sender = _FlakySender(fail_at=None)
+    count = dlq.redrive_queues(sqs, [source], sender, functions=functions, progress=progress.append)
+    assert count == 13 == len(sender.sent)
+    assert progress == sorted(progress) and progress[-1] == 13 and len(progress) >= 2
+    assert depth(url) == 1  # only the message that is not an event
+
+
+def test_redrive_refuses_a_queue_or_function_the_stack_does_not_have(
+    offline: SimpleNamespace,
+) -> None:
+    with pytest.raises(ValueError, match=r"no queue 'ProcessFailureQueue'.*ProcessFailuresQueue"):
+        dlq.redrive(offline, queue="ProcessFailureQueue")
+    with pytest.raises(ValueError, match=r"no function 'ProcessResults'.*ProcessResultsFunction"):
+        dlq.redrive(offline, function="ProcessResults")
+    assert depth(offline.state.queues["ProcessFailuresQueue"]) == 1
+    # A function's code dir name is still understood offline.
+    assert dlq.redrive(offline, function="process_results") == 1
+
+
+def _cameo(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from cameo_cli.main import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--queue", "StartFailureQueue"], "no queue 'StartFailureQueue' in this stack"),
+        (["--function", "StartRecognition"], "no function 'StartRecognition' in this stack"),
+    ],
+)
+def test_cameo_dlq_redrive_with_a_stack_refuses_unknown_names(
+    deployed: SimpleNamespace, args: list[str], message: str
+) -> None:
+    result = _cameo("dlq", "redrive", "--stack", "cameo", *args)
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.output
+    assert "redrove" not in result.stdout
+    assert depth(deployed.by_name["StartFailuresQueue"].url) == 1
+
+
+@pytest.mark.parametrize("command", ["list", "redrive"])
+def test_cameo_dlq_with_an_unknown_profile_is_one_line(
+    deployed: SimpleNamespace, command: str
+) -> None:
+    result = _cameo("dlq", command, "--stack", "cameo", "--profile", "no-such-profile")
+    assert result.exit_code == 1
+    assert "cameo: error:" in result.stderr and "no-such-profile" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_cameo_dlq_list_with_a_stack_reports_an_aws_error_in_one_line(
+    deployed: SimpleNamespace,
+) -> None:
+    deployed.sqs.delete_queue(QueueUrl=deployed.by_name["EraseFailuresQueue"].url)
+    result = _cameo("dlq", "list", "--stack", "cameo")
+    assert result.exit_code == 1
+    assert "cameo: error:" in result.stderr
+    assert isinstance(result.exception, SystemExit)
