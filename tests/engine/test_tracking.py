@@ -8,7 +8,9 @@ face chips of a real photo) and the rule are the engine's own.
 
 from __future__ import annotations
 
+import itertools
 import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from PIL import Image
 
 from cameo_engine import synth
 from cameo_engine.models import Detection
-from cameo_engine.tracking import FrameAnalyzer, TrackerConfig
+from cameo_engine.tracking import FaceRecord, FrameAnalyzer, TrackerConfig, stitch
 
 pytestmark = pytest.mark.engine
 
@@ -131,26 +133,49 @@ class _Models:
         return v
 
 
-def _run(steps: list[Step], faces: dict[str, np.ndarray], **config: float) -> list[int | None]:
-    """The person named in each sample (None: no face reported)."""
-    models = _Models(steps)
-    analyzer = FrameAnalyzer(
-        models, MATRIX, OWNERS, THRESHOLD, FPS, TrackerConfig(**{**EVERY_SAMPLE, **config})
-    )  # type: ignore[arg-type]
-    # Records are read at the end, as _run_chunk does: a later match can name earlier samples.
-    records_per_step = []
-    for i, step in enumerate(steps):
-        models.now = i
-        image = np.full((360, 640), 100, dtype=np.uint8)
-        left, top = int(step.box[0]), int(step.box[1])
-        crop = np.asarray(
-            Image.fromarray(faces[step.photo]).resize(
-                (int(step.box[2] - step.box[0]), int(step.box[3] - step.box[1]))
-            )
+def _image(step: Step, faces: dict[str, np.ndarray]) -> np.ndarray:
+    image = np.full((360, 640), 100, dtype=np.uint8)
+    left, top = int(step.box[0]), int(step.box[1])
+    crop = np.asarray(
+        Image.fromarray(faces[step.photo]).resize(
+            (int(step.box[2] - step.box[0]), int(step.box[3] - step.box[1]))
         )
-        image[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
-        records_per_step.append(analyzer.process(_Frame(i, round(i * 1000 / FPS), image)))  # type: ignore[arg-type]
-    return [records[0].person if records else None for records in records_per_step]
+    )
+    image[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+    return image
+
+
+def _run(
+    steps: list[Step],
+    faces: dict[str, np.ndarray],
+    *,
+    cuts: tuple[int, ...] = (),
+    stitched: bool = True,
+    **config: float,
+) -> list[int | None]:
+    """The person named in each sample (None: no face reported).
+
+    `cuts` splits the samples into chunks analysed apart, as analyze_video's workers do (each
+    chunk's records and boundary tracks pickled together), then stitched as in its parent.
+    """
+    cfg = TrackerConfig(**{**EVERY_SAMPLE, **config})
+    models = _Models(steps)
+    per_step: list[list[FaceRecord]] = []
+    chunks = []
+    for a, b in itertools.pairwise([0, *cuts, len(steps)]):
+        analyzer = FrameAnalyzer(models, MATRIX, OWNERS, THRESHOLD, FPS, cfg)  # type: ignore[arg-type]
+        chunk = []
+        for i in range(a, b):
+            models.now = i
+            frame = _Frame(i, round(i * 1000 / FPS), _image(steps[i], faces))
+            chunk.append(analyzer.process(frame))  # type: ignore[arg-type]
+        # Records are read at the end, as _run_chunk does: a later match can name earlier samples.
+        chunk, boundary = pickle.loads(pickle.dumps((chunk, analyzer.boundary())))
+        per_step.extend(chunk)
+        chunks.append(boundary)
+    if stitched:
+        stitch(chunks, MATRIX, OWNERS, THRESHOLD, cfg)
+    return [records[0].person if records else None for records in per_step]
 
 
 def test_a_confidently_named_face_keeps_its_name_through_marginal_distances(faces) -> None:
@@ -333,3 +358,92 @@ def test_the_track_mean_keeps_every_rule_that_keeps_a_name_off_a_face(
     faces, steps: list[Step], names: list[int | None]
 ) -> None:
     assert _run(steps, faces, **TRACK_MEAN) == names
+
+
+# ------------------------------------------------------------------------ across chunk boundaries
+
+
+def test_a_named_face_crossing_a_chunk_boundary_keeps_its_name(faces) -> None:
+    # Given a face named confidently, then marginal from the first sample of the next chunk on
+    steps = [Step((d,)) for d in (0.45, 0.5, 0.61, 0.66, 0.69, 0.64)]
+    # Then the name holds across the boundary, as in one chunk
+    assert _run(steps, faces, cuts=(2,)) == [0] * 6 == _run(steps, faces)
+    # And the second chunk alone, with no history, would lose those samples
+    assert _run(steps, faces, cuts=(2,), stitched=False) == [0, 0, -1, -1, -1, -1]
+
+
+def test_marginal_samples_before_a_boundary_are_named_back_by_a_match_after_it(faces) -> None:
+    steps = [Step((d,)) for d in (0.66, 0.64, 0.45, 0.5)]
+    assert _run(steps, faces, cuts=(2,)) == [0] * 4
+    assert _run(steps, faces, cuts=(2,), stitched=False) == [-1, -1, 0, 0]
+
+
+def test_a_name_is_carried_across_several_boundaries(faces) -> None:
+    steps = [Step((d,)) for d in (0.4, 0.62, 0.64, 0.63, 0.65)]
+    assert _run(steps, faces, cuts=(1, 2, 4)) == [0] * 5
+    assert _run(steps, faces, cuts=(1, 2, 4), stitched=False) == [0, -1, -1, -1, -1]
+
+
+def test_the_track_mean_is_carried_across_a_boundary(faces) -> None:
+    # Given a face whose single embeddings are 0.61 from person 0, their mean 0.54
+    steps = [Step((0.54,), noise=0.28) for _ in range(6)]
+    # Then the mean goes on across the boundary, as in one chunk
+    assert _run(steps, faces, cuts=(5,), **TRACK_MEAN) == [0] * 6
+    # And the next chunk's sample alone is unknown
+    assert _run(steps, faces, cuts=(5,), stitched=False, **TRACK_MEAN) == [0] * 5 + [-1]
+
+
+@pytest.mark.parametrize("cuts", [(1,), (2,), (3,), (1, 3)])
+def test_an_unknown_face_crossing_a_boundary_is_never_named(faces, cuts) -> None:
+    steps = [Step((d,)) for d in (0.63, 0.61, 0.65, 0.62, 0.68)]
+    assert _run(steps, faces, cuts=cuts) == [-1] * 5
+    scattered = [Step((0.66,), noise=0.3) for _ in range(8)]
+    assert _run(scattered, faces, cuts=cuts, **TRACK_MEAN) == [-1] * 8
+
+
+@pytest.mark.parametrize(
+    "steps, names",
+    [
+        # a cut to another face at the same place, exactly at the boundary
+        ([Step((0.4,)), Step((0.4,)), Step((0.65,), photo="biden"), Step((0.63,), photo="biden")],
+         [0, 0, -1, -1]),
+        # a jump in size at the boundary
+        ([Step((0.4,)), Step((0.4,)), Step((0.65,), box=(170.0, 60.0, 350.0, 285.0))],
+         [0, 0, -1]),
+        # a face far from where the last one was
+        ([Step((0.4,)), Step((0.4,)), Step((0.64,), box=(510.0, 100.0, 630.0, 250.0))],
+         [0, 0, -1]),
+        # a distance clearly beyond the threshold at the boundary
+        ([Step((0.4,)), Step((0.4,)), Step((0.74,)), Step((0.64,))], [0, 0, -1, -1]),
+        # lost for several samples around the boundary
+        ([Step((0.4,)), Step((0.4,)), Step(None), Step(None), Step(None), Step((0.63,))],
+         [0, 0, None, None, None, -1]),
+        # a cut before a confident match after the boundary: nothing named back
+        ([Step((0.65,), photo="biden"), Step((0.64,), photo="biden"), Step((0.4,))],
+         [-1, -1, 0]),
+    ],
+)  # fmt: skip
+def test_a_cut_a_jump_a_far_distance_or_a_gap_at_the_boundary_carries_no_name(
+    faces, steps: list[Step], names: list[int | None]
+) -> None:
+    for config in ({}, TRACK_MEAN):
+        assert _run(steps, faces, cuts=(2,), **config) == names == _run(steps, faces, **config)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [Step((d,)) for d in (0.45, 0.61, 0.66, 0.69, 0.64, 0.5)],
+        [Step((d,)) for d in (0.66, 0.64, 0.62, 0.45, 0.5)],
+        [Step((0.4,)), Step((0.68, 0.64)), Step((0.66, 0.69)), Step((0.67, 0.62))],
+        [Step((0.4,))] + [Step((0.65,)) for _ in range(18)],
+        [Step((0.3,)) for _ in range(5)] + [Step((0.8,)) for _ in range(3)],
+        [Step((0.3,))] * 3 + [Step((0.75,), photo="biden")] * 2,
+    ],
+)
+def test_chunks_stitched_name_every_sample_as_one_chunk_does(faces, steps) -> None:
+    # Wherever the boundary falls, with or without the track mean
+    for config in ({}, TRACK_MEAN):
+        whole = _run(steps, faces, **config)
+        for cut in range(1, len(steps)):
+            assert _run(steps, faces, cuts=(cut,), **config) == whole, cut

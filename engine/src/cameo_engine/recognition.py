@@ -29,10 +29,12 @@ from cameo_engine.gallery import Gallery, Person
 from cameo_engine.models import Detection, FaceModels, local_models
 from cameo_engine.tracking import (
     ChunkStats,
+    ChunkTracks,
     FaceRecord,
     FrameAnalyzer,
     TrackerConfig,
     measure_face,
+    stitch,
 )
 from cameo_engine.video import VideoDecodeError, VideoInfo, probe, sample_frames
 
@@ -187,9 +189,12 @@ def _init_worker() -> None:
     _worker_models = FaceModels()
 
 
-def _run_chunk(
-    job: _Job, on_sample: Callable[[int], None] | None = None
-) -> tuple[list[FaceRecord], ChunkStats]:
+# A chunk's faces, statistics and boundary tracks; pickled back from the worker as one object,
+# so the records in the tracks' logs and histories are the very records of the list.
+_ChunkResult = tuple[list[FaceRecord], ChunkStats, ChunkTracks]
+
+
+def _run_chunk(job: _Job, on_sample: Callable[[int], None] | None = None) -> _ChunkResult:
     cpu = time.process_time()
     models = _worker_models or local_models()
     analyzer = FrameAnalyzer(
@@ -203,7 +208,7 @@ def _run_chunk(
         if on_sample is not None:
             on_sample(sample.timestamp_ms)
     analyzer.stats.cpu_s = time.process_time() - cpu
-    return records, analyzer.stats
+    return records, analyzer.stats, analyzer.boundary()
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}
@@ -289,13 +294,13 @@ def analyze_video(
     ]
     duration_s = (info.duration_ms or 0) / 1000.0
     reporter = _Progress(progress)
-    results: list[tuple[list[FaceRecord], ChunkStats]] = []
+    results: list[_ChunkResult] = []
     if len(jobs) == 1:
         on_sample = (lambda ms: reporter(ms / 1000.0 / duration_s)) if duration_s else None
         results.append(_run_chunk(jobs[0], on_sample))
     else:
         pool = _pool(processes)
-        futures: dict[Future[tuple[list[FaceRecord], ChunkStats]], float] = {}
+        futures: dict[Future[_ChunkResult], float] = {}
         try:
             for job in jobs:
                 span = min(job.end_s, duration_s) - job.start_s
@@ -316,7 +321,10 @@ def analyze_video(
                 future.cancel()
     reporter(1.0, force=True)
 
-    records = sorted((r for recs, _ in results for r in recs), key=lambda r: r.timestamp_ms)
+    results.sort(key=_first_ms)
+    # Faces that cross a chunk boundary keep their identity as with one process (tracking.py).
+    linked = stitch([b for _, _, b in results], matrix, owners, gallery.threshold, jobs[0].tracker)
+    records = sorted((r for recs, _, _ in results for r in recs), key=lambda r: r.timestamp_ms)
     detections: list[dict[str, Any]] = []
     for rec in records:
         if rec.person < 0:
@@ -334,24 +342,25 @@ def analyze_video(
         )
     detections.sort(key=lambda d: (d["Timestamp"], d["Celebrity"]["Id"]))
     stats = {
-        "samples": sum(s.samples for _, s in results),
-        "faces": sum(s.faces for _, s in results),
-        "embeddings": sum(s.embeddings for _, s in results),
+        "samples": sum(s.samples for _, s, _ in results),
+        "faces": sum(s.faces for _, s, _ in results),
+        "embeddings": sum(s.embeddings for _, s, _ in results),
         "chunks": len(jobs),
+        "tracks_linked": linked,  # across chunk boundaries
         "unknown_faces": sum(1 for r in records if r.person < 0),
-        "kept": sum(s.kept for _, s in results),  # named by the track rule (tracking.py)
+        "kept": sum(1 for r in records if r.kept),  # named by the track rule (tracking.py)
         "embedded_because": {
-            reason: sum(s.reasons.get(reason, 0) for _, s in results)
+            reason: sum(s.reasons.get(reason, 0) for _, s, _ in results)
             for reason in ("new", "appearance", "regrow", "time")
         },
         # CPU seconds of each chunk in its worker, in video order (the benchmark's critical path)
-        "chunk_cpu_s": [round(s.cpu_s, 3) for _, s in sorted(results, key=_first_ms)],
+        "chunk_cpu_s": [round(s.cpu_s, 3) for _, s, _ in results],
     }
-    sampled = sorted(ms for _, s in results for ms in s.sampled_ms)
+    sampled = sorted(ms for _, s, _ in results for ms in s.sampled_ms)
     return VideoAnalysis(info.metadata(), detections, sampled, stats)
 
 
-def _first_ms(result: tuple[list[FaceRecord], ChunkStats]) -> int:
+def _first_ms(result: _ChunkResult) -> int:
     return result[1].sampled_ms[0] if result[1].sampled_ms else 0
 
 

@@ -42,11 +42,22 @@ Keeping the name through a track (the rule engine/README.md documents):
   crop still correlating with the previous sample's (>= `cut_ncc`); a break ends the anchor.
   A distance beyond `keep_distance` ends the anchor at once. A track that was never anchored
   stays unknown whatever its distances.
+
+Across chunks (`stitch`): chunks of a video are analysed apart, each from a clean state. Each
+keeps, for the tracks born in its first samples, what their identity was decided from (every
+sample's record and the raw embedding if one was computed), and hands back its tracks' state at
+its end. The parent links the tracks that meet at a boundary by the same test as within a chunk
+(overlap or predicted overlap, or the nearest within `max_step`; no gap beyond
+`max_gap_samples`, no jump in size, no cut) and replays the identity rules above over the later
+track from the earlier one's state: the track mean, the name kept forwards and named back. An
+unlinked track keeps what its chunk decided.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import dlib
@@ -127,6 +138,10 @@ class _Track:
     named_at: float = -math.inf  # last sample named by a match (not by the rule)
     # The track's recent embeddings (t, embedding), averaged for its identity.
     embeddings: list[tuple[float, npt.NDArray[np.float64]]] = field(default_factory=list)
+    # Tracks born at a chunk's start only (see `stitch`): the sample the track began with, and
+    # per sample (t, record, the raw embedding if one was computed) to replay its identity.
+    born: tuple[int, Detection, npt.NDArray[np.float32]] | None = None
+    log: list[tuple[float, FaceRecord, npt.NDArray[np.float64] | None]] | None = None
 
     def predicted(self, index: int) -> Detection:
         """The last box moved on at the track's velocity to sample `index`."""
@@ -197,25 +212,83 @@ def keep_name(track: _Track, match: Match, t: float, threshold: float, cfg: Trac
     return all(d > distance for p, d in match.by_person.items() if p != track.anchor)
 
 
-class FrameAnalyzer:
-    """Stateful over consecutive samples of one chunk; one instance per worker and chunk."""
+def _associate(
+    dets: Sequence[Detection], live: Sequence[_Track], index: int, cfg: TrackerConfig
+) -> dict[int, _Track]:
+    """Which live track each detection of sample `index` continues (by detection index)."""
+    # Greedy association by overlap, best pairs first. A moving face is compared where its
+    # track's velocity puts it too: a fast pan or a whip moves a face by more than its
+    # width in a sample, and a new track each sample would cost an embedding each.
+    predicted = [tr.predicted(index) for tr in live]
+    pairs = sorted(
+        (
+            (max(d.iou(tr.det), d.iou(predicted[j])), i, j)
+            for i, d in enumerate(dets)
+            for j, tr in enumerate(live)
+        ),
+        reverse=True,
+    )
+    assigned: dict[int, _Track] = {}
+    used: set[int] = set()
+    for iou, i, j in pairs:
+        if iou < cfg.match_iou:
+            break
+        if i in assigned or j in used:
+            continue
+        assigned[i] = live[j]
+        used.add(j)
+    # Then faces that moved farther than their width since the last sample (the first
+    # sample of a fast move, before the track has a velocity): the nearest leftover track
+    # of about the same size, within `max_step` widths per sample. Continuity (size,
+    # appearance) is checked by the caller as for any link.
+    near = sorted(
+        (
+            math.dist(_centre(d), _centre(tr.det))
+            / max(1, index - tr.last_sample)
+            / max(d.width, tr.det.width, 1.0),
+            i,
+            j,
+        )
+        for i, d in enumerate(dets)
+        if i not in assigned
+        for j, tr in enumerate(live)
+        if j not in used
+    )
+    for step, i, j in near:
+        if step > cfg.max_step:
+            break
+        if i in assigned or j in used:
+            continue
+        assigned[i] = live[j]
+        used.add(j)
+    return assigned
+
+
+def _continuous(
+    track: _Track, det: Detection, chip: npt.NDArray[np.float32], cfg: TrackerConfig
+) -> bool:
+    """No jump in size and no cut between the track's last sample and this face."""
+    ratio = det.width / track.det.width if track.det.width > 0 else math.inf
+    return (
+        1 / cfg.jump_ratio < ratio < cfg.jump_ratio and _ncc(chip, track.last_chip) >= cfg.cut_ncc
+    )
+
+
+class Identities:
+    """The identity rules of a track (matching, track mean, name keeping), with no frames: the
+    worker's FrameAnalyzer runs them sample by sample, `stitch` replays them across chunks."""
 
     def __init__(
         self,
-        models: FaceModels,
         matrix: npt.NDArray[np.float64],
         owners: list[int],
         threshold: float,
-        sample_fps: float,
         config: TrackerConfig | None = None,
     ) -> None:
-        self.models = models
         self.matrix = matrix
         self.owners = np.asarray(owners, dtype=np.int64)
         self.threshold = threshold
-        self.sample_fps = sample_fps
         self.config = config or TrackerConfig()
-        self.tracks: list[_Track] = []
         self.stats = ChunkStats()
 
     def _match(self, embedding: npt.NDArray[np.float64]) -> Match:
@@ -229,145 +302,26 @@ class FrameAnalyzer:
         distance = by_person[best]
         return Match(best if distance < self.threshold else -1, distance, by_person)
 
-    def _reverify_after(self, track: _Track) -> float:
-        cfg = self.config
-        if track.kept:
-            return cfg.unsure_reverify_s
-        if track.person >= 0:
-            return (
-                cfg.reverify_clear_s
-                if track.distance <= cfg.clear_match_distance
-                else cfg.reverify_s
-            )
-        if track.distance >= cfg.clear_unknown_distance:
-            return cfg.reverify_s
-        return cfg.unsure_reverify_s
+    def _identify(self, track: _Track, embedding: npt.NDArray[np.float64] | None, t: float) -> None:
+        """A sample of the track: matched by the track mean if it was embedded, else carried."""
+        if embedding is not None:
+            match = self._match(self._track_embedding(track, embedding, t))
+            self._update(track, match, t)
+        elif track.anchor >= 0 and track.person == track.anchor and not track.kept:
+            # Unchanged since the embedding that matched: still that match.
+            track.matched_at = t
 
-    def _continuous(self, track: _Track, det: Detection, chip: npt.NDArray[np.float32]) -> bool:
+    def _remember(self, track: _Track, record: FaceRecord, t: float) -> None:
+        """Keep the sample where a later match may still name it back (_name_back)."""
         cfg = self.config
-        ratio = det.width / track.det.width if track.det.width > 0 else math.inf
-        return (
-            1 / cfg.jump_ratio < ratio < cfg.jump_ratio
-            and _ncc(chip, track.last_chip) >= cfg.cut_ncc
-        )
-
-    def process(self, sample: SampledFrame) -> list[FaceRecord]:
-        cfg = self.config
-        t = sample.timestamp_ms / 1000.0
-        width = max(cfg.detect_width, round(sample.width * cfg.min_detect_scale))
-        small, scale = sample.small_rgb(width)
-        dets = self.models.detect(small, scale=scale, threshold=cfg.detect_threshold)
-        gray = sample.gray()
-        live = [
-            tr for tr in self.tracks if tr.last_sample >= sample.index - cfg.max_gap_samples - 1
-        ]
-        # Greedy association by overlap, best pairs first. A moving face is compared where its
-        # track's velocity puts it too: a fast pan or a whip moves a face by more than its
-        # width in a sample, and a new track each sample would cost an embedding each.
-        predicted = [tr.predicted(sample.index) for tr in live]
-        pairs = sorted(
-            (
-                (max(d.iou(tr.det), d.iou(predicted[j])), i, j)
-                for i, d in enumerate(dets)
-                for j, tr in enumerate(live)
-            ),
-            reverse=True,
-        )
-        assigned: dict[int, _Track] = {}
-        used: set[int] = set()
-        for iou, i, j in pairs:
-            if iou < cfg.match_iou:
-                break
-            if i in assigned or j in used:
-                continue
-            assigned[i] = live[j]
-            used.add(j)
-        # Then faces that moved farther than their width since the last sample (the first
-        # sample of a fast move, before the track has a velocity): the nearest leftover track
-        # of about the same size, within `max_step` widths per sample. Continuity (size,
-        # appearance) is checked below as for any link.
-        near = sorted(
-            (
-                math.dist(_centre(d), _centre(tr.det))
-                / max(1, sample.index - tr.last_sample)
-                / max(d.width, tr.det.width, 1.0),
-                i,
-                j,
-            )
-            for i, d in enumerate(dets)
-            if i not in assigned
-            for j, tr in enumerate(live)
-            if j not in used
-        )
-        for step, i, j in near:
-            if step > cfg.max_step:
-                break
-            if i in assigned or j in used:
-                continue
-            assigned[i] = live[j]
-            used.add(j)
-
-        records = []
-        next_tracks = [tr for j, tr in enumerate(live) if j not in used]
-        for i, det in enumerate(dets):
-            shape = self.models.landmarks(gray, det)
-            chip = _appearance(gray, shape)
-            track = assigned.get(i)
-            if track is not None and not self._continuous(track, det, chip):
-                track = None  # a cut or a jump: a new face as far as names go
-            if track is None:
-                reason = "new"
-            elif _ncc(chip, track.chip) < cfg.min_appearance_ncc:
-                reason = "appearance"
-            elif det.width > cfg.regrow_ratio * track.embedded_width and not (
-                track.person >= 0 and track.distance <= cfg.clear_match_distance
-            ):
-                reason = "regrow"  # a bigger face embeds better: worth it unless already clear
-            elif t - track.embedded_at >= self._reverify_after(track) - 1e-6:
-                reason = "time"
-            else:
-                reason = ""
-            embed = bool(reason)
-            if track is None:
-                track = _Track(det, chip, chip, -1, math.inf, t, det.width, sample.index)
-            else:
-                steps = max(1, sample.index - track.last_sample)
-                (cx0, cy0), (cx1, cy1) = _centre(track.det), _centre(det)
-                track.velocity = ((cx1 - cx0) / steps, (cy1 - cy0) / steps)
-            if embed:
-                self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
-            if embed and len(self.owners):
-                match = self._match(
-                    self._track_embedding(track, self.models.embed(sample.rgb(), shape), t)
-                )
-                self.stats.embeddings += 1
-                self._update(track, match, t)
-                track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
-            elif embed:  # empty gallery: nobody to name, skip the ResNet
-                track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
-            elif track.anchor >= 0 and track.person == track.anchor and not track.kept:
-                # Unchanged since the embedding that matched: still that match.
-                track.matched_at = t
-            track.det, track.last_chip, track.last_sample = det, chip, sample.index
-            next_tracks.append(track)
-            self.stats.kept += track.kept
-            record = measure_face(
-                gray, det, shape, sample.timestamp_ms, track.person, track.distance,
-                embedded=embed, kept=track.kept,
-            )  # fmt: skip
-            records.append(record)
-            if track.by_person:
-                if track.person >= 0 and not track.kept:
-                    track.named_at = t
-                if t - track.named_at > cfg.keep_s + 1e-6:
-                    # No chain of matches reaches further back than keep_s from here.
-                    track.history = [h for h in track.history if t - h[0] <= cfg.keep_s + 1e-6]
-                track.history.append((t, record, track.by_person))
-        self.tracks = next_tracks
-        self.stats.samples += 1
-        self.stats.faces += len(records)
-        self.stats.sampled_ms.append(sample.timestamp_ms)
-        return records
+        self.stats.kept += track.kept
+        if track.by_person:
+            if track.person >= 0 and not track.kept:
+                track.named_at = t
+            if t - track.named_at > cfg.keep_s + 1e-6:
+                # No chain of matches reaches further back than keep_s from here.
+                track.history = [h for h in track.history if t - h[0] <= cfg.keep_s + 1e-6]
+            track.history.append((t, record, track.by_person))
 
     def _track_embedding(
         self, track: _Track, embedding: npt.NDArray[np.float64], t: float
@@ -439,6 +393,136 @@ class FrameAnalyzer:
         # Everything before this match is settled: a later walk would stop where this one did.
         track.history.clear()
 
+    def carry(self, before: _Track, track: _Track) -> None:
+        """Replay the identity of `track` (born at a chunk's start, with its log) as the
+        continuation of `before` (the same face at the end of the previous chunk)."""
+        assert track.log is not None
+        track.person, track.distance, track.kept = before.person, before.distance, before.kept
+        track.anchor, track.matched_at, track.named_at = (
+            before.anchor,
+            before.matched_at,
+            before.named_at,
+        )
+        track.by_person = before.by_person
+        track.history = list(before.history)
+        track.embeddings = list(before.embeddings)
+        for t, record, embedding in track.log:
+            self._identify(track, embedding, t)
+            record.person, record.distance, record.kept = track.person, track.distance, track.kept
+            self._remember(track, record, t)
+
+
+class FrameAnalyzer(Identities):
+    """Stateful over consecutive samples of one chunk; one instance per worker and chunk."""
+
+    def __init__(
+        self,
+        models: FaceModels,
+        matrix: npt.NDArray[np.float64],
+        owners: list[int],
+        threshold: float,
+        sample_fps: float,
+        config: TrackerConfig | None = None,
+    ) -> None:
+        super().__init__(matrix, owners, threshold, config)
+        self.models = models
+        self.sample_fps = sample_fps
+        self.tracks: list[_Track] = []
+        self.born: list[_Track] = []  # tracks born in the chunk's first samples (stitch)
+        self.first_index = self.last_index = -1
+
+    def boundary(self) -> ChunkTracks:
+        """What `stitch` needs of this chunk once it has ended."""
+        return ChunkTracks(self.first_index, self.last_index, self.born, self.tracks)
+
+    def _reverify_after(self, track: _Track) -> float:
+        cfg = self.config
+        if track.kept:
+            return cfg.unsure_reverify_s
+        if track.person >= 0:
+            return (
+                cfg.reverify_clear_s
+                if track.distance <= cfg.clear_match_distance
+                else cfg.reverify_s
+            )
+        if track.distance >= cfg.clear_unknown_distance:
+            return cfg.reverify_s
+        return cfg.unsure_reverify_s
+
+    def process(self, sample: SampledFrame) -> list[FaceRecord]:
+        cfg = self.config
+        t = sample.timestamp_ms / 1000.0
+        width = max(cfg.detect_width, round(sample.width * cfg.min_detect_scale))
+        small, scale = sample.small_rgb(width)
+        dets = self.models.detect(small, scale=scale, threshold=cfg.detect_threshold)
+        gray = sample.gray()
+        live = [
+            tr for tr in self.tracks if tr.last_sample >= sample.index - cfg.max_gap_samples - 1
+        ]
+        assigned = _associate(dets, live, sample.index, cfg)
+        used = {id(tr) for tr in assigned.values()}
+
+        records = []
+        next_tracks = [tr for tr in live if id(tr) not in used]
+        for i, det in enumerate(dets):
+            shape = self.models.landmarks(gray, det)
+            chip = _appearance(gray, shape)
+            track = assigned.get(i)
+            if track is not None and not _continuous(track, det, chip, cfg):
+                track = None  # a cut or a jump: a new face as far as names go
+            if track is None:
+                reason = "new"
+            elif _ncc(chip, track.chip) < cfg.min_appearance_ncc:
+                reason = "appearance"
+            elif det.width > cfg.regrow_ratio * track.embedded_width and not (
+                track.person >= 0 and track.distance <= cfg.clear_match_distance
+            ):
+                reason = "regrow"  # a bigger face embeds better: worth it unless already clear
+            elif t - track.embedded_at >= self._reverify_after(track) - 1e-6:
+                reason = "time"
+            else:
+                reason = ""
+            embed = bool(reason)
+            if track is None:
+                track = _Track(det, chip, chip, -1, math.inf, t, det.width, sample.index)
+                if self.stats.samples <= cfg.max_gap_samples:
+                    # It may continue a face of the previous chunk: keep what stitch replays.
+                    track.born, track.log = (sample.index, det, chip), []
+                    self.born.append(track)
+            else:
+                steps = max(1, sample.index - track.last_sample)
+                (cx0, cy0), (cx1, cy1) = _centre(track.det), _centre(det)
+                track.velocity = ((cx1 - cx0) / steps, (cy1 - cy0) / steps)
+            if embed:
+                self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
+            # Empty gallery: nobody to name, skip the ResNet.
+            embedding = (
+                self.models.embed(sample.rgb(), shape) if embed and len(self.owners) else None
+            )
+            if embedding is not None:
+                self.stats.embeddings += 1
+            self._identify(track, embedding, t)
+            if embed:
+                track.chip, track.embedded_at, track.embedded_width = chip, t, det.width
+            track.det, track.last_chip, track.last_sample = det, chip, sample.index
+            next_tracks.append(track)
+            record = measure_face(
+                gray, det, shape, sample.timestamp_ms, track.person, track.distance,
+                embedded=embed, kept=track.kept,
+            )  # fmt: skip
+            records.append(record)
+            self._remember(track, record, t)
+            if track.log is not None:
+                track.log.append((t, record, embedding))
+        self.tracks = next_tracks
+        if self.first_index < 0:
+            self.first_index = sample.index
+        self.last_index = sample.index
+        self.stats.samples += 1
+        self.stats.faces += len(records)
+        self.stats.sampled_ms.append(sample.timestamp_ms)
+        return records
+
 
 def measure_face(
     gray: Gray,
@@ -473,3 +557,48 @@ def measure_face(
         embedded=embedded,
         kept=kept,
     )
+
+
+@dataclass
+class ChunkTracks:
+    """A chunk's tracks as `stitch` needs them: no frames, a few KB per face on screen."""
+
+    first_index: int  # the chunk's first and last sample (-1: it had none)
+    last_index: int
+    born: list[_Track]  # born in its first max_gap_samples + 1 samples, with their logs
+    end: list[_Track]  # its tracks when it ended
+
+
+def stitch(
+    chunks: Sequence[ChunkTracks],
+    matrix: npt.NDArray[np.float64],
+    owners: list[int],
+    threshold: float,
+    config: TrackerConfig | None = None,
+) -> int:
+    """Carry identities across the boundaries of consecutive chunks (in video order); returns
+    how many tracks were linked. A track born at a chunk's start that continues a track of the
+    previous chunk's end (linked, no gap, jump or cut: the tracker's own test) has its identity
+    replayed from that track's state, and its records (shared with the chunk's records) updated.
+    A replayed track that lasts to its own chunk's end carries the replayed state on."""
+    ident = Identities(matrix, owners, threshold, config)
+    cfg = ident.config
+    linked = 0
+    for before, after in itertools.pairwise(c for c in chunks if c.first_index >= 0):
+        ends = [
+            tr for tr in before.end if before.last_index - tr.last_sample <= cfg.max_gap_samples
+        ]
+        born = sorted(after.born, key=lambda tr: tr.born[0] if tr.born else 0)
+        for index, group in itertools.groupby(born, key=lambda tr: tr.born[0] if tr.born else 0):
+            tracks = list(group)
+            live = [tr for tr in ends if index - tr.last_sample <= cfg.max_gap_samples + 1]
+            dets = [tr.born[1] for tr in tracks if tr.born]
+            for i, prev in _associate(dets, live, index, cfg).items():
+                track = tracks[i]
+                assert track.born is not None
+                if not _continuous(prev, track.born[1], track.born[2], cfg):
+                    continue  # a cut or a jump: a new face as far as names go
+                ends.remove(prev)
+                ident.carry(prev, track)
+                linked += 1
+    return linked
