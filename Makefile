@@ -65,8 +65,16 @@ sam-venv: $(SAM_STAMP) $(CHECKOV_STAMP) ## Install SAM CLI + cfn-lint and checko
 # --- the offline job -------------------------------------------------------------------------
 demo: dev ## Run the whole job offline: gallery + video -> stack -> table + PNG + page URL
 	@# A fresh stack (up wipes its data anyway), left up so the printed page URL stays served.
-	@$(BIN)/cameo stack down >/dev/null 2>&1 || true
-	$(BIN)/cameo demo --keep-running $(if $(VIDEO),--video "$(VIDEO)") $(if $(GALLERY),--gallery "$(GALLERY)")
+	@echo "make demo: stopping the offline stack if one is running (the demo starts a fresh one; its data is wiped)"
+	@$(BIN)/cameo stack down
+	@$(BIN)/cameo demo --keep-running $(if $(VIDEO),--video "$(VIDEO)") $(if $(GALLERY),--gallery "$(GALLERY)"); \
+	  code=$$?; \
+	  if [ $$code -eq 0 ]; then \
+	    echo "make demo: the offline stack stays up and serves the page above; \`make down\` stops it"; \
+	  else \
+	    echo "make demo: failed (exit $$code); whatever of the stack started is still up: \`make down\` stops it"; \
+	  fi; \
+	  exit $$code
 
 up: dev ## Start the offline stack and leave it running (see `cameo stack env`)
 	$(BIN)/cameo stack up $(if $(GALLERY),--gallery "$(GALLERY)")
