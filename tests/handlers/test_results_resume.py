@@ -9,6 +9,8 @@ job's pages."""
 from __future__ import annotations
 
 import copy
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -18,9 +20,11 @@ from botocore.exceptions import ClientError
 from cameo_core.adapters.archive import RawArchive
 from cameo_core.adapters.table import ResultsTable
 from cameo_core.errors import RetryableError
-from cameo_core.keys import VideoRef
+from cameo_core.keys import BACKLOG_PK, VideoRef, backlog_sk
 from cameo_core.keys import sequencer_order as order
+from cameo_core.results import RESERVE_S
 from tests.handlers.conftest import SNS_JOB_ID, detection, page
+from tests.support.fakes import FakeContext
 
 VIDEO = VideoRef("cameo-videos-example", "holiday clips/Café night — Tom & Ann.mp4")
 DETECTIONS_PER_PAGE = 4
@@ -263,3 +267,143 @@ def test_a_completion_for_a_video_not_yet_submitted_comes_back_later(
     assert job.asked == 0
     assert [a["job_id"] for a in table.appearances(VIDEO)] == ["job-0"]
     assert table.get_video(VIDEO)["status"] == status
+
+
+# -- continuing in a new invocation before the timeout -----------------------------------------
+
+
+class RunsOut(FakeContext):
+    """A Lambda context whose remaining time drops below the results function's reserve once
+    `after` pages have been answered in this invocation (a long job, a 15-minute function)."""
+
+    def __init__(self, job: LongJob, after: int) -> None:
+        self._job, self._after = job, after
+
+    def get_remaining_time_in_millis(self) -> int:
+        seconds = 900 if self._job._answered_now < self._after else RESERVE_S - 1
+        return int(seconds * 1000)
+
+
+@pytest.fixture
+def announced(aws, results):
+    """The completion topic's messages, through an SQS subscription (what SNS would deliver)."""
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="announced")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    aws["sns"].subscribe(
+        TopicArn=results.CONFIG.completion_topic_arn,
+        Protocol="sqs",
+        Endpoint=arn["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+
+    def receive() -> list[dict[str, Any]]:
+        answer = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+        messages = answer.get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return receive
+
+
+def delivered(event: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    """The SNS event Lambda gets for a message published on the topic."""
+    event = copy.deepcopy(event)
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    return event
+
+
+def test_a_job_longer_than_an_invocation_continues_in_new_ones_until_complete(
+    results, load_event, context, table, aws, announced
+):
+    pages = long_job(23)
+    event = load_event("sns_succeeded.json")
+    expected = uninterrupted(results, event, context, table, aws, pages)
+    assert announced() == []  # a job that fits in one invocation announces nothing
+
+    job = LongJob(pages)
+    results.serve(job)
+    outcomes = []
+    for _ in range(10):
+        job.invocation()
+        # Nothing raised: no timeout, no retry, nothing for the failure queue.
+        [outcome] = results.lambda_handler(copy.deepcopy(event), RunsOut(job, after=5))[
+            "completions"
+        ]
+        outcomes.append(outcome)
+        messages = announced()
+        if outcome["status"] == "SUCCEEDED":
+            assert messages == []
+            break
+        # One continuation, shaped as Rekognition's completion (the sweep's announcement).
+        [message] = messages
+        assert {k: message[k] for k in ("JobId", "Status", "API", "Video")} == {
+            "JobId": SNS_JOB_ID,
+            "Status": "SUCCEEDED",
+            "API": "StartCelebrityRecognition",
+            "Video": {"S3ObjectName": VIDEO.key, "S3Bucket": VIDEO.bucket},
+        }
+        event = delivered(event, message)
+
+    assert [(o["status"], o["pages"], o.get("pages_fetched")) for o in outcomes] == [
+        ("CONTINUED", 5, 5),
+        ("CONTINUED", 10, 5),
+        ("CONTINUED", 15, 5),
+        ("CONTINUED", 20, 5),
+        ("SUCCEEDED", 23, None),
+    ]
+    assert outcomes[-1]["pages_replayed"] == 20
+    assert items(table) == expected
+    # Each page asked for once, each continuation from the last archived page's NextToken.
+    assert job.asked == len(pages) <= 1.1 * len(pages)
+    assert job.first_tokens == [None, "p5", "p10", "p15", "p20"]
+
+
+def test_a_job_whose_last_page_is_fetched_at_the_reserve_finishes_without_continuing(
+    results, load_event, table, announced
+):
+    job = LongJob(long_job(5))
+    results.serve(job)
+    job.invocation()
+    [outcome] = results.lambda_handler(load_event("sns_succeeded.json"), RunsOut(job, after=5))[
+        "completions"
+    ]
+    assert (outcome["status"], outcome["pages"], job.asked) == ("SUCCEEDED", 5, 5)
+    assert announced() == []
+
+
+def test_a_continuation_arriving_after_the_job_finished_is_ignored(
+    results, load_event, context, table, announced
+):
+    # A backlog item (the start function's SUBMITTED record) that a sweep would check.
+    table.update_video(
+        VIDEO,
+        {"gsi3pk": BACKLOG_PK, "gsi3sk": backlog_sk("SUBMITTED", "2026-01-01T00:00:00.000", VIDEO)},
+        expect={"job_id": SNS_JOB_ID},
+    )
+    job = LongJob(long_job(8))
+    results.serve(job)
+    event = load_event("sns_succeeded.json")
+    job.invocation()
+    before = datetime.now(UTC).isoformat(timespec="milliseconds")
+    [paused] = results.lambda_handler(copy.deepcopy(event), RunsOut(job, after=3))["completions"]
+    [continuation] = announced()
+    assert (paused["status"], paused["pages"]) == ("CONTINUED", 3)
+    # The sweep's next check of this job moves on a period: it does not announce it as well.
+    video = table.get_video(VIDEO)
+    assert video["gsi3sk"] == backlog_sk("SUBMITTED", video["continued_at"], VIDEO)
+    assert video["continued_at"] >= before
+
+    # Another delivery (a redelivered notification, the sweep) finishes the job first.
+    job.invocation()
+    [done] = results.lambda_handler(copy.deepcopy(event), context)["completions"]
+    assert done["status"] == "SUCCEEDED" and job.asked == 8
+    finished = items(table)
+
+    job.invocation()
+    [late] = results.lambda_handler(delivered(event, continuation), context)["completions"]
+
+    assert (late["status"], late["reason"]) == ("IGNORED", "already SUCCEEDED")
+    assert job.asked == 8 and items(table) == finished
+    assert announced() == []

@@ -147,3 +147,22 @@ class ResultsConfig:
             archive_bucket=_required(env, "ARCHIVE_BUCKET"),
             tuning=Tuning.from_env(env),
         )
+
+
+@dataclass(frozen=True)
+class ProcessResultsConfig(ResultsConfig):
+    """The results function's: a job too long for one invocation continues in a new one,
+    announced again on the completion topic (SNS_TOPIC_ARN, as for the start function)."""
+
+    completion_topic_arn: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ProcessResultsConfig:
+        env = os.environ if env is None else env
+        base = ResultsConfig.from_env(env)
+        return cls(
+            table_name=base.table_name,
+            archive_bucket=base.archive_bucket,
+            tuning=base.tuning,
+            completion_topic_arn=_required(env, "SNS_TOPIC_ARN"),
+        )

@@ -10,11 +10,17 @@ a checkpoint. A retry replays pages 1..k from S3 (the normalizer needs every det
 order) and asks Rekognition only for pages k+1.., from page k's NextToken. A kill (timeout,
 OOM) therefore costs at most the page in flight, and a job longer than one invocation finishes
 over several.
+
+Continue, don't time out: paging stops while a page still fits in the invocation (RESERVE_S
+before its end) and the job continues in a new invocation, announced again on the completion
+topic as the sweep announces a lost notification. That invocation resumes from the archive, so
+a job of any length finishes without a timeout, a failure record or anyone's help.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,13 +36,17 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from cameo_core.adapters.archive import RawArchive, decode
 from cameo_core.adapters.rekognition import API, CelebrityJobs, JobStatus
 from cameo_core.adapters.table import BatchWriter, ResultsTable
+from cameo_core.adapters.topic import CompletionTopic
 from cameo_core.background import Background
+from cameo_core.backlog import completion_message
 from cameo_core.clients import client
-from cameo_core.config import ResultsConfig, Tuning
+from cameo_core.config import ProcessResultsConfig, Tuning
 from cameo_core.errors import CameoError, PaginationExpired, ResultsExpired, RetryableError
 from cameo_core.keys import (
+    BACKLOG_PK,
     VideoRef,
     appearance_sk,
+    backlog_sk,
     celebrity_sk,
     job_tag_matches,
     name_key,
@@ -57,6 +67,11 @@ IO_THREADS = 4
 BATCHES_IN_FLIGHT = 8
 # Archived pages downloaded ahead of the normalizer during a replay (compressed, ~0.3 MB each).
 REPLAY_AHEAD = 4
+# Paging asks Rekognition for no new page when less than this is left of the invocation: the
+# job continues in a new one instead. One page's fetch (a slow attempt hits the 30 s read
+# timeout, clients.RETRY_CONFIG, and its retry is quick), its archive upload and the writes
+# that end a job fit in it (cf. backlog.DRAIN_RESERVE_S).
+RESERVE_S = 45.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,7 @@ class Outcome:
     pages: int = 0
     reason: str | None = None
     pages_replayed: int | None = None  # from the archive, when a retry resumed
+    pages_fetched: int | None = None  # by this invocation, when it continues in another
 
     @classmethod
     def succeeded(
@@ -204,21 +220,40 @@ class JobFailed(CameoError):
     answer decides, and the job is recorded FAILED with its message."""
 
 
+class OutOfTime(Exception):
+    """Paging stopped RESERVE_S before the invocation's end; pages 1..`pages` are archived."""
+
+    def __init__(self, pages: int, fetched: int) -> None:
+        super().__init__(f"stopped after page {pages}")
+        self.pages = pages
+        self.fetched = fetched
+
+
 class JobPages:
     """A job's pages, resumable (a PageSource: each call is one pass from page 1).
 
     The first pass replays the archived pages 1..k, then asks Rekognition from page k's
     NextToken; every fetched page is archived before the next is fetched. When that token has
     expired, the next pass starts over from Rekognition's page 1 (re-archiving as it goes).
+
+    After each fetched page is archived, `time_left_s` (the invocation's remaining time) is
+    checked: with RESERVE_S or less left, OutOfTime is raised instead of asking for the next.
+    Each invocation therefore fetches at least one page, however long its replay took.
     """
 
     def __init__(
-        self, video: VideoRef, job_id: str, jobs: CelebrityJobs, archive: RawArchive
+        self,
+        video: VideoRef,
+        job_id: str,
+        jobs: CelebrityJobs,
+        archive: RawArchive,
+        time_left_s: Callable[[], float] = lambda: math.inf,
     ) -> None:
         self._video = video
         self._job_id = job_id
         self._jobs = jobs
         self._archive = archive
+        self._time_left_s = time_left_s
         self._resume = True
         self.replayed = 0  # archived pages replayed by the last pass
         self.fetched = 0  # pages Rekognition answered, over all passes
@@ -248,6 +283,8 @@ class JobPages:
                 yield page  # normalized while the upload runs
                 # The checkpoint: page k is in S3 before page k+1 is asked for.
                 upload.result()
+                if page.get("NextToken") and self._time_left_s() <= RESERVE_S:
+                    raise OutOfTime(index, self.fetched)
 
     def _replay(self, pool: ThreadPoolExecutor) -> Iterator[dict[str, Any]]:
         keys = deque(self._archive.checkpoint(self._video, self._job_id))
@@ -416,7 +453,12 @@ def process_completion(
     table: ResultsTable,
     archive: RawArchive,
     tuning: Tuning,
+    *,
+    time_left_s: Callable[[], float] = lambda: math.inf,
+    topic: CompletionTopic | None = None,
 ) -> Outcome:
+    """`time_left_s` is the invocation's remaining time; when it runs short, paging stops and
+    the completion is announced again on `topic` (required then) for a new invocation."""
     video, job_id = completion.video, completion.job_id
     if completion.api != API:
         logger.warning("ignoring a notification from another API", extra={"api": completion.api})
@@ -470,11 +512,13 @@ def process_completion(
         )
         metrics.add_metric(name="StatusMismatches", unit=MetricUnit.Count, value=1)
 
-    pages = JobPages(video, job_id, jobs, archive)
+    pages = JobPages(video, job_id, jobs, archive, time_left_s)
     expires_at = results_expiry(current, tuning)
     try:
         with _discard_if_superseded(video, job_id, table, archive):
             result = write_results(video, job_id, pages, table, tuning, expires_at=expires_at)
+    except OutOfTime as stop:
+        return _continue_later(completion, stop, pages.replayed, table, topic)
     except ResultsExpired:
         reason = "Rekognition no longer has this job's results (they expire after ~7 days)"
         return _fail(video, job_id, reason, table, archive)
@@ -490,6 +534,52 @@ def process_completion(
         return Outcome(video.uri, job_id, "IGNORED", reason="superseded while writing")
     metrics.add_metric(name="AppearancesWritten", unit=MetricUnit.Count, value=result.appearances)
     return Outcome.succeeded(video, job_id, result, replayed=pages.replayed)
+
+
+def _continue_later(
+    completion: Completion,
+    stop: OutOfTime,
+    replayed: int,
+    table: ResultsTable,
+    topic: CompletionTopic | None,
+) -> Outcome:
+    """Announce the job again, as the sweep announces a lost notification: a new invocation
+    of this function resumes from the archive (the start function's release finds the slot
+    already free). The completion is not lost if this fails: the error goes to the platform,
+    whose retry resumes from the archive too."""
+    if topic is None:
+        raise RuntimeError("continuing a job needs the completion topic")
+    video, job_id = completion.video, completion.job_id
+    moment = datetime.now(UTC)
+    # The sweep need not announce the job too while it continues (a second chain would page it
+    # twice): its check moves on by a period, as after the sweep's own. Not a backlog item (no
+    # gsi3pk) or no longer SUBMITTED: nothing to move.
+    since = moment.isoformat(timespec="milliseconds")
+    table.update_video(
+        video,
+        {"gsi3sk": backlog_sk("SUBMITTED", since, video), "continued_at": since},
+        expect={"status": "SUBMITTED", "job_id": job_id, "gsi3pk": BACKLOG_PK},
+    )
+    job = {
+        "job_id": job_id,
+        "job_tag": completion.job_tag,
+        "bucket": video.bucket,
+        "key": video.key,
+    }
+    topic.publish(completion_message(job, "SUCCEEDED", moment))
+    logger.info(
+        "job continues in a new invocation",
+        extra={"job_id": job_id, "pages_archived": stop.pages, "pages_fetched": stop.fetched},
+    )
+    metrics.add_metric(name="ResultsContinued", unit=MetricUnit.Count, value=1)
+    return Outcome(
+        video.uri,
+        job_id,
+        "CONTINUED",
+        pages=stop.pages,
+        pages_replayed=replayed or None,
+        pages_fetched=stop.fetched,
+    )
 
 
 def discard_job(video: VideoRef, job_id: str, table: ResultsTable, archive: RawArchive) -> None:
@@ -618,8 +708,10 @@ def handle_sns_event(
     return outcomes
 
 
-def completion_handler(config: ResultsConfig) -> Callable[[Completion], dict[str, Any]]:
-    """The per-message unit of work.
+def completion_handler(
+    config: ProcessResultsConfig, time_left_s: Callable[[], float] = lambda: math.inf
+) -> Callable[[Completion], dict[str, Any]]:
+    """The per-message unit of work. `time_left_s`: the invocation's remaining time.
 
     Idempotency comes from the data, not from a lock: item keys are deterministic, and a
     completion whose job is already SUCCEEDED/FAILED on the video item is skipped. A Powertools
@@ -635,6 +727,8 @@ def completion_handler(config: ResultsConfig) -> Callable[[Completion], dict[str
             ResultsTable(client("dynamodb"), config.table_name),
             RawArchive(client("s3"), config.archive_bucket),
             config.tuning,
+            time_left_s=time_left_s,
+            topic=CompletionTopic(client("sns"), config.completion_topic_arn),
         ).as_dict()
 
     return on_completion
