@@ -447,3 +447,16 @@ def test_chunks_stitched_name_every_sample_as_one_chunk_does(faces, steps) -> No
         whole = _run(steps, faces, **config)
         for cut in range(1, len(steps)):
             assert _run(steps, faces, cuts=(cut,), **config) == whole, cut
+
+
+def test_across_a_boundary_only_the_embeddings_one_pass_would_take_count(faces) -> None:
+    # Given a clear match, then the same pixels for 4 s whose embeddings would be marginal:
+    # one pass does not embed an unchanged, clearly named face again within 8 s, while the next
+    # chunk's worker, seeing a new unsure face, embeds it every 0.4 s
+    steps = [Step((0.3,)) for _ in range(5)] + [Step((0.65,)) for _ in range(20)]
+    intervals = {"reverify_s": 2.0, "reverify_clear_s": 8.0, "unsure_reverify_s": 0.4}
+    whole = _run(steps, faces, **intervals)
+    assert whole == [0] * 25
+    # Then the stitched chunks name it as one pass does (by those embeddings alone the name
+    # would have lapsed 3 s after the boundary)
+    assert _run(steps, faces, cuts=(5,), **intervals) == whole

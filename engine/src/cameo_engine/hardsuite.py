@@ -940,6 +940,8 @@ class Run:
     cpu_s: float = 0.0
     wall_s: float = 0.0
     gallery_warnings: list[str] = field(default_factory=list)
+    # Per video, every (Timestamp, Name) the engine reported (for comparing runs).
+    named: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
 
 def run_engine(suite: Suite, *, sample_fps: float = 5.0, processes: int | None = None) -> Run:
@@ -948,7 +950,7 @@ def run_engine(suite: Suite, *, sample_fps: float = 5.0, processes: int | None =
     from cameo_engine.recognition import analyze_video
 
     gallery = Gallery.load(_fresh_gallery(suite))
-    scores = {}
+    scores, named = {}, {}
     cpu, wall = time.process_time(), time.perf_counter()
     for video in suite.videos:
         kwargs: dict[str, Any] = {"sample_fps": sample_fps}
@@ -956,8 +958,11 @@ def run_engine(suite: Suite, *, sample_fps: float = 5.0, processes: int | None =
             kwargs["processes"] = processes
         result = analyze_video(video.path, gallery, **kwargs)
         scores[video.name] = score(video, result.detections, result.sampled_ms)
+        named[video.name] = sorted(
+            (d["Timestamp"], d["Celebrity"]["Name"]) for d in result.detections
+        )
     return Run("engine", scores, time.process_time() - cpu, time.perf_counter() - wall,
-               list(gallery.warnings))  # fmt: skip
+               list(gallery.warnings), named)  # fmt: skip
 
 
 def _fresh_gallery(suite: Suite) -> Path:

@@ -139,9 +139,9 @@ class _Track:
     # The track's recent embeddings (t, embedding), averaged for its identity.
     embeddings: list[tuple[float, npt.NDArray[np.float64]]] = field(default_factory=list)
     # Tracks born at a chunk's start only (see `stitch`): the sample the track began with, and
-    # per sample (t, record, the raw embedding if one was computed) to replay its identity.
+    # per sample (t, record, the raw embedding if one was computed, why) to replay its identity.
     born: tuple[int, Detection, npt.NDArray[np.float32]] | None = None
-    log: list[tuple[float, FaceRecord, npt.NDArray[np.float64] | None]] | None = None
+    log: list[tuple[float, FaceRecord, npt.NDArray[np.float64] | None, str]] | None = None
 
     def predicted(self, index: int) -> Detection:
         """The last box moved on at the track's velocity to sample `index`."""
@@ -393,6 +393,35 @@ class Identities:
         # Everything before this match is settled: a later walk would stop where this one did.
         track.history.clear()
 
+    def _reverify_after(self, track: _Track) -> float:
+        cfg = self.config
+        if track.kept:
+            return cfg.unsure_reverify_s
+        if track.person >= 0:
+            return (
+                cfg.reverify_clear_s
+                if track.distance <= cfg.clear_match_distance
+                else cfg.reverify_s
+            )
+        if track.distance >= cfg.clear_unknown_distance:
+            return cfg.reverify_s
+        return cfg.unsure_reverify_s
+
+    def _reason(
+        self, track: _Track, det: Detection, chip: npt.NDArray[np.float32], t: float
+    ) -> str:
+        """Why a face continuing `track` is embedded again ("" if it is not)."""
+        cfg = self.config
+        if _ncc(chip, track.chip) < cfg.min_appearance_ncc:
+            return "appearance"
+        if det.width > cfg.regrow_ratio * track.embedded_width and not (
+            track.person >= 0 and track.distance <= cfg.clear_match_distance
+        ):
+            return "regrow"  # a bigger face embeds better: worth it unless already clear
+        if t - track.embedded_at >= self._reverify_after(track) - 1e-6:
+            return "time"
+        return ""
+
     def carry(self, before: _Track, track: _Track) -> None:
         """Replay the identity of `track` (born at a chunk's start, with its log) as the
         continuation of `before` (the same face at the end of the previous chunk)."""
@@ -406,7 +435,21 @@ class Identities:
         track.by_person = before.by_person
         track.history = list(before.history)
         track.embeddings = list(before.embeddings)
-        for t, record, embedding in track.log:
+        assert track.born is not None
+        track.embedded_at, track.embedded_width = before.embedded_at, before.embedded_width
+        for i, (t, record, embedding, reason) in enumerate(track.log):
+            # Embeddings the worker took that one pass would not have taken are left out: an
+            # unsure new face is embedded every sample or two, a named one every few seconds.
+            # (One that one pass would have taken and the worker did not cannot be made here.)
+            if i == 0:  # the worker saw a new face; one pass would have seen `before` go on
+                reason = self._reason(before, track.born[1], track.born[2], t)
+            elif reason == "time" and t - track.embedded_at < self._reverify_after(track) - 1e-6:
+                reason = ""
+            if not reason:
+                embedding = None
+            elif embedding is not None:
+                track.embedded_at = t
+                track.embedded_width = record.box[2] - record.box[0]
             self._identify(track, embedding, t)
             record.person, record.distance, record.kept = track.person, track.distance, track.kept
             self._remember(track, record, t)
@@ -435,20 +478,6 @@ class FrameAnalyzer(Identities):
         """What `stitch` needs of this chunk once it has ended."""
         return ChunkTracks(self.first_index, self.last_index, self.born, self.tracks)
 
-    def _reverify_after(self, track: _Track) -> float:
-        cfg = self.config
-        if track.kept:
-            return cfg.unsure_reverify_s
-        if track.person >= 0:
-            return (
-                cfg.reverify_clear_s
-                if track.distance <= cfg.clear_match_distance
-                else cfg.reverify_s
-            )
-        if track.distance >= cfg.clear_unknown_distance:
-            return cfg.reverify_s
-        return cfg.unsure_reverify_s
-
     def process(self, sample: SampledFrame) -> list[FaceRecord]:
         cfg = self.config
         t = sample.timestamp_ms / 1000.0
@@ -470,18 +499,7 @@ class FrameAnalyzer(Identities):
             track = assigned.get(i)
             if track is not None and not _continuous(track, det, chip, cfg):
                 track = None  # a cut or a jump: a new face as far as names go
-            if track is None:
-                reason = "new"
-            elif _ncc(chip, track.chip) < cfg.min_appearance_ncc:
-                reason = "appearance"
-            elif det.width > cfg.regrow_ratio * track.embedded_width and not (
-                track.person >= 0 and track.distance <= cfg.clear_match_distance
-            ):
-                reason = "regrow"  # a bigger face embeds better: worth it unless already clear
-            elif t - track.embedded_at >= self._reverify_after(track) - 1e-6:
-                reason = "time"
-            else:
-                reason = ""
+            reason = "new" if track is None else self._reason(track, det, chip, t)
             embed = bool(reason)
             if track is None:
                 track = _Track(det, chip, chip, -1, math.inf, t, det.width, sample.index)
@@ -513,7 +531,7 @@ class FrameAnalyzer(Identities):
             records.append(record)
             self._remember(track, record, t)
             if track.log is not None:
-                track.log.append((t, record, embedding))
+                track.log.append((t, record, embedding, reason))
         self.tracks = next_tracks
         if self.first_index < 0:
             self.first_index = sample.index
