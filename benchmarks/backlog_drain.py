@@ -11,12 +11,19 @@ parameter set to it). Uploads are tiny MP4 headers, all dropped at once.
 5 s jobs keep the whole run near 5 minutes; much shorter ones measure the host more than the
 backlog (each job's completion, results and next start share 2 cores with 1,000 uploads).
 
+    .venv/bin/python benchmarks/backlog_drain.py --uploads 200 --limit 3 --job-seconds 1
+
+is the burst of tests/e2e/test_backlog_e2e.py, where the goal that matters is how soon each
+upload is recorded (<= 5 s after its PUT); the test asserts what does not depend on the host's
+speed (recorded before its job started), and the seconds are measured here.
+
 Figures:
 - drain: from the first upload to the last video SUCCEEDED in the table, against the ideal
   (goal <= 1.10x); also to the engine's last job completion;
 - Start calls per upload, every outcome counted by the engine (goal 1.00);
 - peak concurrent jobs from the engine's job records (goal = limit, never more);
-- how long uploads waited to be recorded (QUEUED), failure queues, router errors.
+- how long uploads waited to be recorded (QUEUED) after their PUT (goal <= 5 s), failure queues,
+  router errors.
 
 Prints PASS/FAIL per goal; exits non-zero only if something crashes.
 """
@@ -44,6 +51,7 @@ from cameo_stack.stack import Stack, StackOptions
 
 GOAL_RATIO = 1.10
 GOAL_STARTS_PER_UPLOAD = 1.00
+GOAL_RECORDED_S = 5.0  # issue 7: every upload has its status record within seconds
 PREFIX = "drain/"
 
 
@@ -79,13 +87,16 @@ def _video_items(stack: Stack) -> list[dict[str, Any]]:
     ]
 
 
-def _wait_drained(stack: Stack, uploads: int, timeout: float) -> list[dict[str, Any]]:
-    """Until every upload is final in the table; polls the engine (cheap) first."""
+def _wait_drained(
+    stack: Stack, uploads: int, timeout: float, earlier: int = 0
+) -> list[dict[str, Any]]:
+    """Until every upload is final in the table; polls the engine (cheap) first. `earlier`
+    engine jobs (the warm-up's) are not this burst's."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
         counts = _engine(stack, "/admin/stats")["Jobs"]
-        done = counts.get("SUCCEEDED", 0) + counts.get("FAILED", 0)
+        done = counts.get("SUCCEEDED", 0) + counts.get("FAILED", 0) - earlier
         line = f"  engine: {done}/{uploads} jobs finished, {counts.get('IN_PROGRESS', 0)} running"
         if line != last:
             print(line, end="\r", flush=True)
@@ -123,6 +134,17 @@ def run(args: argparse.Namespace) -> None:
         StatePaths(root),
     )
     try:
+        if args.warmup:
+            # As a deployed stack has: the first requests load code (DynamoDB Local's JIT,
+            # moto's lazy imports, each worker's SDK clients), which AWS spreads over its hosts.
+            warm = [f"warmup/{i}.mp4" for i in range(args.warmup)]
+            upload_many(stack, warm, tiny_mp4(job_s))
+            deadline = time.monotonic() + 120
+            while _engine(stack, "/admin/stats")["Jobs"].get("SUCCEEDED", 0) < args.warmup:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the warm-up uploads did not finish")
+                time.sleep(0.5)
+            time.sleep(2 * job_s)  # their results and the slots they free
         _engine(stack, "/admin/calls", "DELETE")
         keys = [f"{PREFIX}{i:05d}.mp4" for i in range(uploads)]
         print(f"uploading {uploads} videos at once")
@@ -130,7 +152,7 @@ def run(args: argparse.Namespace) -> None:
         first = min(uploaded.values())
         upload_s = max(uploaded.values()) - first
         ideal = uploads * job_s / limit
-        items = _wait_drained(stack, uploads, timeout=max(120.0, 10 * ideal))
+        items = _wait_drained(stack, uploads, max(120.0, 10 * ideal), earlier=args.warmup)
         calls = _engine(stack, "/admin/calls")["Calls"].get("StartCelebrityRecognition", {})
         jobs = [
             j
@@ -161,7 +183,11 @@ def run(args: argparse.Namespace) -> None:
     rows = [
         ("uploads", f"{uploads} (the PUTs took {upload_s:.1f} s)", ""),
         ("succeeded", f"{succeeded}/{uploads}", ""),
-        ("recorded QUEUED after upload", f"max {max(waits):.2f} s, median {median_wait:.2f} s", ""),
+        (
+            "recorded QUEUED after upload",
+            f"max {max(waits):.2f} s, median {median_wait:.2f} s",
+            f"max <= {GOAL_RECORDED_S:.0f} s {_verdict(max(waits) <= GOAL_RECORDED_S)}",
+        ),
         ("ideal drain", f"{ideal:.1f} s ({uploads} x {job_s} s / {limit})", ""),
         (
             "drain to last SUCCEEDED",
@@ -193,6 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         "--router-concurrency", type=int, default=4, help="offline Lambda concurrency per function"
     )
     parser.add_argument("--sweep-seconds", type=float, default=5.0, help="offline sweep period")
+    parser.add_argument(
+        "--warmup", type=int, default=4, help="uploads handled before the burst (0: a cold stack)"
+    )
     run(parser.parse_args(argv))
 
 

@@ -85,7 +85,7 @@ def test_burst_of_200_against_a_limit_of_3_all_succeed_without_retries(
     uris = [stack.uri(k) for k in keys]
     items = wait_until(lambda: _final(stack, uris), 240, "the burst to drain")
 
-    # Then all SUCCEEDED, each recorded within 5 s of its upload
+    # Then all SUCCEEDED
     assert [i["status"] for i in items] == ["SUCCEEDED"] * BURST, [
         (i["video"], i["status"], i.get("reason")) for i in items if i["status"] != "SUCCEEDED"
     ]
@@ -99,10 +99,16 @@ def test_burst_of_200_against_a_limit_of_3_all_succeed_without_retries(
     assert set(failure_queue_depths(stack).values()) == {0}, failure_queue_depths(stack)
     for fn in ("StartRecognitionFunction", "ProcessResultsFunction"):
         assert router_counters(stack, fn)["dead_lettered"] == 0, router_counters(stack, fn)
-    # And each upload was recorded (QUEUED) within 5 s of its PUT
+    # And every upload was recorded (QUEUED) before its job was started: record before you pay
+    created = {j["Video"]["S3ObjectName"]: epoch(j["CreatedAt"]) for j in jobs}
+    late = [k for k, i in zip(keys, items, strict=True) if epoch(str(i["queued_at"])) > created[k]]
+    assert late == [], late
+    # How soon after its PUT each upload was recorded is a speed figure, so its 5 s goal is
+    # gated in benchmarks/backlog_drain.py (--uploads 200 --limit 3 --job-seconds 1 is this
+    # burst), not here: on 2 shared cores the same code measured 3.9-4.4 s alone and 5.8 s
+    # beside other work. Printed for the log.
     slowest = sorted(waits.items(), key=lambda kv: -kv[1])[:5]
     print(f"slowest recordings after upload (s): {[(k, round(w, 2)) for k, w in slowest]}")
-    assert max(waits.values()) <= 5, slowest
 
 
 # Per upload and per job, so they differ between two uploads of the same bytes.
