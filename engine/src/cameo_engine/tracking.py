@@ -49,8 +49,10 @@ sample's record and the raw embedding if one was computed), and hands back its t
 its end. The parent links the tracks that meet at a boundary by the same test as within a chunk
 (overlap or predicted overlap, or the nearest within `max_step`; no gap beyond
 `max_gap_samples`, no jump in size, no cut) and replays the identity rules above over the later
-track from the earlier one's state: the track mean, the name kept forwards and named back. An
-unlinked track keeps what its chunk decided.
+track from the earlier one's state: the track mean, the name kept forwards and named back. Only
+the embeddings one pass would have taken count (a worker re-embeds a new, unsure face every
+`unsure_reverify_s`; one pass would not re-embed a named one for seconds). An unlinked track
+keeps what its chunk decided.
 """
 
 from __future__ import annotations
