@@ -31,15 +31,24 @@ START_RETRY_CONFIG = Config(
 
 
 @cache
+def session() -> boto3.session.Session:
+    """One Session per process for every client below: each new Session loads botocore's
+    data and credential chain again (~0.35 s the first time in a Lambda environment). A Session
+    is not thread-safe, so clients are created in the handler's thread only; the clients
+    themselves are, and the I/O threads (results.py) only use them."""
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
     """One client per service per process, created on first use (keeps cold start short)."""
-    return boto3.session.Session().client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
+    return session().client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
 
 
 @cache
 def start_client() -> Any:
     """Rekognition for StartCelebrityRecognition and the sweep's status probes."""
-    return boto3.session.Session().client("rekognition", config=START_RETRY_CONFIG)
+    return session().client("rekognition", config=START_RETRY_CONFIG)
 
 
 # The duration probe's S3 reads: a hung read must cost seconds, not minutes, so the upload is
@@ -53,4 +62,4 @@ PROBE_RETRY_CONFIG = Config(
 
 @cache
 def probe_client() -> Any:
-    return boto3.session.Session().client("s3", config=PROBE_RETRY_CONFIG)
+    return session().client("s3", config=PROBE_RETRY_CONFIG)
