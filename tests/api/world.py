@@ -109,11 +109,17 @@ class Reply:
         return self.body.decode("utf-8")
 
 
-def seed(world: World) -> dict[str, VideoRef]:
+RED_CARPET_KEY = "clips/red carpet é.mp4"
+
+
+def seed(
+    world: World, red_carpet_size: int = 1234, red_carpet_version: str = "v1"
+) -> dict[str, VideoRef]:
     """Five videos, uploaded a minute apart (oldest first): two finished, one failed, one
-    rejected for its size, one still queued."""
+    rejected for its size, one still queued. The browser test gives the red carpet a real
+    object's size and version, so the page can play it."""
     videos = {
-        "red_carpet": world.upload("clips/red carpet é.mp4", 0),
+        "red_carpet": world.upload(RED_CARPET_KEY, 0, red_carpet_size, red_carpet_version),
         "news": world.upload("news.mov", 1),
         "broken": world.upload("broken.avi", 2),
         "huge": world.upload("huge.mp4", 3, size=11 * 1024**3),

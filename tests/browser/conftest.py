@@ -23,13 +23,7 @@ from cameo_core.keys import VideoRef
 from cameo_stack import procs
 from cameo_stack.http_api import Gateway, serve
 from tests.api import conftest as api_fixtures
-from tests.api.world import (
-    DURATION_MS,
-    FAILURE_REASON,
-    PAGES_NEWS,
-    PAGES_RED_CARPET,
-    World,
-)
+from tests.api.world import DURATION_MS, RED_CARPET_KEY, World, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 # The API tests' fixtures: moto with the template's table, and the handler behind the gateway.
@@ -100,18 +94,10 @@ def site(
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://{host}:{port}")
     s3 = aws["s3"]
     s3.put_bucket_versioning(Bucket=world.bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = "clips/red carpet é.mp4"
-    put = s3.put_object(Bucket=world.bucket, Key=key, Body=clip, ContentType="video/webm")
-    videos = {
-        "red_carpet": world.upload(key, 0, size=len(clip), version_id=put["VersionId"]),
-        "news": world.upload("news.mov", 1),
-        "broken": world.upload("broken.avi", 2),
-        "huge": world.upload("huge.mp4", 3, size=11 * 1024**3),
-        "queued": world.upload("queued.mp4", 4),
-    }
-    world.finish(videos["red_carpet"], "job-red", PAGES_RED_CARPET)
-    world.finish(videos["news"], "job-news", PAGES_NEWS)
-    world.finish(videos["broken"], "job-broken", [], status="FAILED", reason=FAILURE_REASON)
+    put = s3.put_object(
+        Bucket=world.bucket, Key=RED_CARPET_KEY, Body=clip, ContentType="video/webm"
+    )
+    videos = seed(world, red_carpet_size=len(clip), red_carpet_version=put["VersionId"])
 
     gateway.web_dir = ROOT / "web"
     server = serve(gateway, procs.free_port())
