@@ -57,7 +57,7 @@ dev: $(DEV_STAMP) $(NODE_STAMP) ## Install the project venv (.venv), the engine 
 chromium: ## Install Debian's chromium + chromium-driver when missing (for tests/browser)
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$sudo apt-get update && $$sudo apt-get install -y chromium chromium-driver; \
+	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y chromium chromium-driver; \
 	fi
 
 sam-venv: $(SAM_STAMP) $(CHECKOV_STAMP) ## Install SAM CLI + cfn-lint and checkov in their own venvs
