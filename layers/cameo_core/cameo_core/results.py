@@ -38,7 +38,7 @@ from cameo_core.adapters.rekognition import API, CelebrityJobs, JobStatus
 from cameo_core.adapters.table import BatchWriter, ResultsTable
 from cameo_core.adapters.topic import CompletionTopic
 from cameo_core.background import Background
-from cameo_core.backlog import completion_message
+from cameo_core.backlog import completion_message, iso
 from cameo_core.clients import client
 from cameo_core.config import ProcessResultsConfig, Tuning
 from cameo_core.errors import CameoError, PaginationExpired, ResultsExpired, RetryableError
@@ -554,7 +554,7 @@ def _continue_later(
     # The sweep need not announce the job too while it continues (a second chain would page it
     # twice): its check moves on by a period, as after the sweep's own. Not a backlog item (no
     # gsi3pk) or no longer SUBMITTED: nothing to move.
-    since = moment.isoformat(timespec="milliseconds")
+    since = iso(moment)  # the backlog index's own time format, so the sort order holds
     table.update_video(
         video,
         {"gsi3sk": backlog_sk("SUBMITTED", since, video), "continued_at": since},
